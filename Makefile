@@ -1,0 +1,45 @@
+# Two commands on a fresh machine with Python 3.11+:  make run  /  make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+BIN := $(VENV)/bin
+# uv may only take packages from the registries; never a Python build from elsewhere.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run test lint typecheck pytest format bench clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON) --quiet
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(BIN)/autoledger migrate
+	$(BIN)/autoledger serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+format: install
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""autoledger: the open backend for autonomous finance operations."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HTTP: the FastAPI app factory, middleware, error mapping and router mounting."""

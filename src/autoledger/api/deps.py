@@ -1,0 +1,104 @@
+"""Annotated dependency aliases every router uses: ``Session`` and the scoped principals."""
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoledger.kit.clock import utcnow
+from autoledger.kit.settings import Settings
+from autoledger.platform.auth import service as auth
+from autoledger.platform.auth.errors import InsufficientScope, InvalidApiKey
+from autoledger.platform.auth.schemas import Scope
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer al_...`")
+
+
+class PrincipalCache:
+    """Recently authenticated keys, so a hot path does not query the key table per request.
+
+    A revoked key stops working within ``ttl`` seconds on every process (bounded staleness,
+    documented in ADR 0002). Keyed by a digest of the token, never the token itself.
+    """
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, auth.Principal]] = OrderedDict()
+
+    def get(self, digest: str) -> auth.Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        stored_at, principal = entry
+        if time.monotonic() - stored_at > self.ttl:
+            del self._entries[digest]
+            return None
+        return principal
+
+    def put(self, digest: str, principal: auth.Principal) -> None:
+        if self.ttl <= 0:
+            return
+        self._entries[digest] = (time.monotonic(), principal)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request. Write routes commit explicitly before responding; anything
+    not committed is rolled back when the session closes."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(_session)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+
+
+async def _principal(
+    security_scopes: SecurityScopes,
+    request: Request,
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> auth.Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidApiKey(
+            "send an API key as 'Authorization: Bearer al_...'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    cache: PrincipalCache = request.app.state.principal_cache
+    digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
+    principal = cache.get(digest)
+    if principal is None or (principal.expires_at is not None and principal.expires_at <= utcnow()):
+        try:
+            principal = await auth.authenticate(session, credentials.credentials)
+        except InvalidApiKey as exc:
+            exc.headers["WWW-Authenticate"] = "Bearer"
+            raise
+        cache.put(digest, principal)
+    for name in security_scopes.scopes:
+        if not principal.allows(Scope(name)):
+            raise InsufficientScope(f"this route needs the '{name}' scope")
+    return principal
+
+
+Reader = Annotated[auth.Principal, Security(_principal, scopes=[Scope.READ.value])]
+Writer = Annotated[auth.Principal, Security(_principal, scopes=[Scope.WRITE.value])]
+Admin = Annotated[auth.Principal, Security(_principal, scopes=[Scope.ADMIN.value])]

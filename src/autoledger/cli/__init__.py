@@ -1,0 +1,1 @@
+"""The ``autoledger`` command line (Typer + Rich)."""

@@ -1,0 +1,183 @@
+"""``autoledger`` — serve, migrate, tenants, keys."""
+
+import uuid
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.table import Table
+
+from autoledger.cli.context import console, fail, run, session_scope, settings
+from autoledger.db import migrate as migrations
+from autoledger.platform.auth import service as auth
+from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.observability.logging import configure_logging
+
+app = typer.Typer(
+    name="autoledger",
+    help="The open backend for autonomous finance operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+tenants = typer.Typer(help="Manage tenants.", no_args_is_help=True)
+keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(tenants, name="tenants")
+app.add_typer(keys, name="keys")
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Bring the database schema to the latest (or given) migration."""
+    config = settings()
+    configure_logging("warning", config.log_format)
+    try:
+        migrations.upgrade(config, revision)
+    except Exception as exc:  # alembic raises many types; the user needs one line
+        fail(f"migration failed: {exc}")
+    console.print(
+        f"database at revision {migrations.head_revision() if revision == 'head' else revision}"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [AUTOLEDGER_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [AUTOLEDGER_PORT].")] = None,
+    bootstrap: Annotated[
+        bool | None,
+        typer.Option(
+            help="Create the bootstrap tenant and an admin key on first start "
+            "(default: on for the embedded SQLite database, off otherwise)."
+        ),
+    ] = None,
+) -> None:
+    """Serve the HTTP API (embedded mode: SQLite file and in-process bus by default)."""
+    config = settings()
+    configure_logging(config.log_level, config.log_format)
+    if bootstrap if bootstrap is not None else config.is_sqlite:
+        run(lambda: _bootstrap(config.bootstrap_tenant))
+    uvicorn.run(
+        "autoledger.api.main:create_app_from_env",
+        factory=True,
+        host=host or config.host,
+        port=port or config.port,
+        workers=config.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+async def _bootstrap(tenant_name: str) -> None:
+    config = settings()
+    async with session_scope(config) as session:
+        created = await auth.bootstrap_tenant(session, tenant_name)
+    if created is not None:
+        console.print(
+            f"Created tenant [bold]{tenant_name}[/] and an admin API key (shown once, store it now):"
+        )
+        console.print(created, markup=False, highlight=False, soft_wrap=True)
+
+
+@tenants.command("create")
+def tenants_create(
+    name: Annotated[str, typer.Argument(help="Tenant name: lowercase, digits, '-'.")],
+) -> None:
+    """Create a tenant."""
+
+    async def work() -> None:
+        async with session_scope(settings()) as session:
+            tenant = await auth.create_tenant(session, name)
+        console.print(f"{tenant.id}\t{tenant.name}", markup=False, highlight=False)
+
+    run(work)
+
+
+@tenants.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+
+    async def work() -> None:
+        async with session_scope(settings()) as session:
+            rows = await auth.list_tenants(session)
+        table = Table("id", "name", "created")
+        for tenant in rows:
+            table.add_row(str(tenant.id), tenant.name, tenant.created_at.isoformat())
+        console.print(table)
+
+    run(work)
+
+
+def _parse_scopes(values: list[str]) -> list[Scope]:
+    names = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    try:
+        return [Scope(name) for name in names]
+    except ValueError:
+        fail(f"unknown scope in {names}; choose from {', '.join(s.value for s in Scope)}")
+
+
+@keys.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    scopes: Annotated[
+        list[str], typer.Option(help="Scopes: read, write, admin (repeat or comma-separate).")
+    ],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+) -> None:
+    """Create an API key and print it (once: only its hash is stored)."""
+    wanted = _parse_scopes(scopes)
+    if not wanted:
+        fail("give at least one scope")
+
+    async def work() -> None:
+        async with session_scope(settings()) as session:
+            owner = await auth.get_tenant_by_name(session, tenant)
+            _, full_key = await auth.create_api_key(session, owner.id, name=name, scopes=wanted)
+        console.print(full_key, markup=False, highlight=False, soft_wrap=True)
+
+    run(work)
+
+
+@keys.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="Tenant name.")]) -> None:
+    """List a tenant's API keys (never their secrets)."""
+
+    async def work() -> None:
+        async with session_scope(settings()) as session:
+            owner = await auth.get_tenant_by_name(session, tenant)
+            rows = await auth.list_api_keys(session, owner.id)
+        table = Table("id", "name", "prefix", "scopes", "revoked")
+        for key in rows:
+            revoked = key.revoked_at.isoformat() if key.revoked_at else ""
+            table.add_row(str(key.id), key.name, key.prefix, ",".join(key.scopes), revoked)
+        console.print(table)
+
+    run(work)
+
+
+@keys.command("revoke")
+def keys_revoke(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    key_id: Annotated[str, typer.Argument(help="The key's id.")],
+) -> None:
+    """Revoke an API key."""
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError:
+        fail(f"{key_id!r} is not a key id (a UUID)")
+
+    async def work() -> None:
+        async with session_scope(settings()) as session:
+            owner = await auth.get_tenant_by_name(session, tenant)
+            await auth.revoke_api_key(session, owner.id, parsed)
+        console.print(f"revoked {parsed}")
+
+    run(work)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Database layer: engine and sessions, base tables, migrations."""

@@ -1,0 +1,53 @@
+"""Engines and sessions. A request or a consumer owns the transaction; services never commit."""
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from autoledger.kit.settings import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the single writer; busy_timeout makes a second writer wait
+    # instead of failing at once; foreign keys are off in SQLite unless asked for.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL (``None`` for in-memory or other dialects)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.is_sqlite:
+        path = sqlite_path(settings.database_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options |= {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    options |= overrides
+    engine = create_async_engine(settings.database_url, **options)
+    if settings.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,0 +1,10 @@
+"""Registry of every module that declares tables, so Alembic and tests see the whole schema."""
+
+import importlib
+
+TABLE_MODULES = ("autoledger.platform.auth.tables",)
+
+
+def import_all_tables() -> None:
+    for module in TABLE_MODULES:
+        importlib.import_module(module)

@@ -1,0 +1,1 @@
+"""Shared kernel: settings, errors, ids, clock. Imports nothing else from autoledger."""

@@ -1,0 +1,73 @@
+"""The one configuration object, read once from ``AUTOLEDGER_*`` variables and passed down."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from autoledger.kit.errors import ConfigurationError
+
+ENV_PREFIX = "AUTOLEDGER_"
+
+_DRIVER_ALIASES = {
+    "sqlite://": "sqlite+aiosqlite://",
+    "postgresql://": "postgresql+asyncpg://",
+    "postgres://": "postgresql+asyncpg://",
+}
+_SUPPORTED_DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+class Settings(BaseSettings):
+    """Every knob of an autoledger process. Invalid values fail at start, naming the setting."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./var/autoledger.db"
+    data_dir: Path = Path("./var")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    bus: Literal["inprocess"] = "inprocess"
+    key_provider: Literal["local"] = "local"
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    otlp_endpoint: str | None = None
+    service_name: str = "autoledger"
+
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
+
+    bootstrap_tenant: str = "demo"
+    require_services: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        for alias, driver in _DRIVER_ALIASES.items():
+            if value.startswith(alias):
+                value = driver + value[len(alias) :]
+        if not value.startswith(_SUPPORTED_DRIVERS):
+            raise ValueError(
+                "must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; turn a validation failure into one line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + ".".join(str(part) for part in first["loc"]).upper()
+        raise ConfigurationError(name, first["msg"]) from None

@@ -1,0 +1,1 @@
+"""Cross-cutting services: auth, observability (later: audit, events, idempotency, crypto)."""
