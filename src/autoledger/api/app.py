@@ -1,5 +1,7 @@
 """The app factory: one function builds the whole HTTP service from one ``Settings``."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +20,9 @@ from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.migrate import head_revision
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
+from autoledger.ledger import api as ledger_api
+from autoledger.ledger.expiry import expire_pending_forever
+from autoledger.ledger.writer import JournalWriter
 from autoledger.platform.auth import api as auth_api
 from autoledger.platform.observability.metrics import HttpMetrics
 from autoledger.platform.observability.tracing import instrument, tracer_provider
@@ -81,10 +86,26 @@ def create_app(settings: Settings) -> FastAPI:
     engine = create_engine(settings)
     provider = tracer_provider(settings)
 
+    sessionmaker = create_sessionmaker(engine)
+    writer = JournalWriter(
+        sessionmaker,
+        max_group=settings.writer_max_group,
+        max_queue=settings.writer_max_queue,
+        serialize=settings.is_sqlite,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("service.starting", version=__version__, database=engine.dialect.name)
+        await writer.start()
+        expiry = asyncio.create_task(
+            expire_pending_forever(writer, sessionmaker, settings.pending_expiry_interval_seconds)
+        )
         yield
+        expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiry
+        await writer.stop()
         await engine.dispose()
         provider.shutdown()
         log.info("service.stopped")
@@ -102,7 +123,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.sessionmaker = sessionmaker
+    app.state.journal_writer = writer
     app.state.metrics = HttpMetrics()
     app.state.principal_cache = PrincipalCache(settings.api_key_cache_seconds)
     app.state.migration_head = head_revision()
@@ -110,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(auth_api.router)
+    app.include_router(ledger_api.router)
     instrument(app, provider)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

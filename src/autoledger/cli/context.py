@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import NoReturn, TypeVar
 
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.db.engine import create_engine, create_sessionmaker
@@ -53,3 +54,7 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot reach the database: {exc}")
+    except DBAPIError as exc:
+        # The driver's first line only: SQLAlchemy's own text adds the statement and a link.
+        lines = str(exc.orig).strip().splitlines()
+        fail(f"database error: {lines[0] if lines else type(exc.orig).__name__}")

@@ -1,7 +1,10 @@
 """``autoledger`` — serve, migrate, tenants, keys."""
 
+import signal
+import sys
 import uuid
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -58,6 +61,7 @@ def serve(
     configure_logging(config.log_level, config.log_format)
     if bootstrap if bootstrap is not None else config.is_sqlite:
         run(lambda: _bootstrap(config.bootstrap_tenant))
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         "autoledger.api.main:create_app_from_env",
         factory=True,
@@ -70,6 +74,13 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=20,
     )
+
+
+def _stopped(_signum: int, _frame: FrameType | None) -> NoReturn:
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to this, the handler it found
+    # installed. A stop asked for by the platform (Cloud Run, Kubernetes, systemd) is a clean
+    # exit: status 0, not death by signal.
+    sys.exit(0)
 
 
 async def _bootstrap(tenant_name: str) -> None:

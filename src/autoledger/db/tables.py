@@ -2,7 +2,11 @@
 
 import importlib
 
-TABLE_MODULES = ("autoledger.platform.auth.tables",)
+TABLE_MODULES = (
+    "autoledger.platform.auth.tables",
+    "autoledger.platform.idempotency.tables",
+    "autoledger.ledger.tables",
+)
 
 
 def import_all_tables() -> None:

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
 
+    idempotency_retention_hours: int = Field(default=24, ge=24, le=24 * 90)
+    idempotency_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    writer_max_group: int = Field(default=512, ge=1, le=10_000)
+    writer_max_queue: int = Field(default=20_000, ge=1)
+    pending_expiry_interval_seconds: float = Field(default=5.0, gt=0)
+
     bootstrap_tenant: str = "demo"
     require_services: bool = False
 

@@ -1,0 +1,84 @@
+"""``Idempotency-Key`` for write routes: claim, run, store the response in the same
+transaction as the write, replay it on retry (``Idempotency-Replayed: true``)."""
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoledger.api.problems import PROBLEM_MEDIA_TYPE, from_error
+from autoledger.kit.errors import AutoledgerError
+from autoledger.kit.settings import Settings
+from autoledger.platform.auth.service import Principal
+from autoledger.platform.idempotency import service
+from autoledger.platform.idempotency.errors import InvalidKey
+
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+HEADER = "Idempotency-Key"
+
+
+@dataclass(slots=True)
+class Slot:
+    """A claimed key; ``store`` writes the response in the business transaction."""
+
+    tenant_id: object
+    key: str
+    stored: bool = field(default=False)
+
+    async def store(self, session: AsyncSession, status: int, body: bytes) -> None:
+        await service.complete(session, self.tenant_id, self.key, status, body)  # type: ignore[arg-type]
+        self.stored = True
+
+
+def json_response(status: int, body: bytes, *, replayed: bool = False) -> Response:
+    headers = {"Idempotency-Replayed": "true"} if replayed else None
+    media = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
+    return Response(body, status_code=status, media_type=media, headers=headers)
+
+
+async def idempotent(
+    request: Request, principal: Principal, run: Callable[[Slot | None], Awaitable[Response]]
+) -> Response:
+    """Run a write at most once per key. ``run`` must call ``slot.store`` before it commits."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return await run(None)
+    if not _KEY.fullmatch(key):
+        raise InvalidKey("Idempotency-Key must be 1-255 visible ASCII characters")
+    settings: Settings = request.app.state.settings
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    fingerprint = service.request_hash(request.method, request.url.path, await request.body())
+    stored = await service.claim(
+        sessionmaker,
+        principal.tenant_id,
+        key,
+        fingerprint,
+        retention=timedelta(hours=settings.idempotency_retention_hours),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
+    if stored is not None:
+        return json_response(stored.status, stored.body, replayed=True)
+    slot = Slot(principal.tenant_id, key)
+    try:
+        response = await run(slot)
+    except AutoledgerError as exc:
+        if exc.status >= 500:
+            await service.release(sessionmaker, principal.tenant_id, key)
+            raise
+        # A definite refusal is an answer too: the same request must get it again.
+        problem = from_error(exc, request.scope.get("state", {}).get("request_id"))
+        async with sessionmaker() as session:
+            await service.complete(
+                session, principal.tenant_id, key, exc.status, bytes(problem.body)
+            )
+            await session.commit()
+        return problem
+    except BaseException:
+        await service.release(sessionmaker, principal.tenant_id, key)
+        raise
+    if not slot.stored:
+        await service.release(sessionmaker, principal.tenant_id, key)
+    return response

@@ -1,0 +1,688 @@
+"""Ledger routes: parse, authorize, call the service or the journal writer, shape the
+response. Every POST honours ``Idempotency-Key``."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoledger.api.deps import Admin, Reader, Session, Writer
+from autoledger.api.idempotency import Slot, idempotent, json_response
+from autoledger.api.problems import from_error, responses
+from autoledger.kit.errors import AutoledgerError, FieldError, InvalidRequest
+from autoledger.kit.money import parse_amount
+from autoledger.ledger import schemas, service
+from autoledger.ledger.commands import (
+    Command,
+    CreateEntry,
+    PostingInput,
+    PostPending,
+    ReverseEntry,
+    VoidPending,
+)
+from autoledger.ledger.domain import EntryStatus
+from autoledger.ledger.errors import (
+    AccountArchived,
+    AccountNotFound,
+    AlreadyReversed,
+    AssetMismatch,
+    BatchFailed,
+    DuplicateAccountCode,
+    DuplicateAsset,
+    EntryNotFound,
+    EntryNotPending,
+    EntryNotPosted,
+    InsufficientFunds,
+    InvalidAccount,
+    InvalidEntry,
+    InvalidPeriod,
+    LedgerNotFound,
+    PendingExpired,
+    PeriodClosed,
+    PeriodNotFound,
+    PeriodOverlap,
+    Unbalanced,
+    UnknownAccount,
+    UnknownAsset,
+)
+from autoledger.ledger.journal import Outcome
+from autoledger.ledger.presenter import Presenter, ledger_out
+from autoledger.ledger.writer import JournalWriter, Overloaded
+from autoledger.platform.auth.service import Principal
+
+router = APIRouter(prefix="/v1", tags=["ledger"])
+
+ENTRY_ERRORS = (
+    LedgerNotFound,
+    Unbalanced,
+    UnknownAccount,
+    UnknownAsset,
+    AssetMismatch,
+    InvalidEntry,
+    InsufficientFunds,
+    AccountArchived,
+    PeriodClosed,
+    Overloaded,
+)
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _writer(request: Request) -> JournalWriter:
+    writer: JournalWriter = request.app.state.journal_writer
+    return writer
+
+
+async def _write(
+    request: Request,
+    principal: Principal,
+    session: AsyncSession,
+    status: int,
+    work: Callable[[], Awaitable[BaseModel]],
+) -> Response:
+    """A write in the request's own transaction, idempotent, committed before responding."""
+
+    async def run(slot: Slot | None) -> Response:
+        body = (await work()).model_dump_json().encode()
+        if slot is not None:
+            await slot.store(session, status, body)
+        await session.commit()
+        return json_response(status, body)
+
+    return await idempotent(request, principal, run)
+
+
+async def _render(
+    session: AsyncSession, principal: Principal, outcome: Outcome, status: int
+) -> tuple[int, bytes]:
+    if isinstance(outcome, AutoledgerError):
+        problem = from_error(outcome, None)
+        return outcome.status, bytes(problem.body)
+    out = await Presenter(session, principal.tenant_id).entry(outcome)
+    return (200 if outcome.replayed else status), out.model_dump_json().encode()
+
+
+async def _journal(
+    request: Request, principal: Principal, command: Command, status: int
+) -> Response:
+    """A single-entry write through the group-commit writer; the idempotency record is
+    stored in the same group transaction as the entry."""
+    writer = _writer(request)
+
+    async def run(slot: Slot | None) -> Response:
+        rendered: list[tuple[int, bytes]] = []
+
+        async def finish(group_session: AsyncSession, outcome: Outcome) -> None:
+            rendered.append(await _render(group_session, principal, outcome, status))
+            if slot is not None:
+                await slot.store(group_session, *rendered[-1])
+
+        await writer.submit(command, finish)
+        return json_response(*rendered[-1])
+
+    return await idempotent(request, principal, run)
+
+
+# assets
+@router.post(
+    "/assets", status_code=201, response_model=schemas.AssetOut, responses=responses(DuplicateAsset)
+)
+async def define_asset(
+    body: schemas.AssetCreate, principal: Writer, session: Session, request: Request
+) -> Response:
+    async def work() -> BaseModel:
+        row = await service.define_asset(
+            session, principal.tenant_id, body.code, body.scale, body.name
+        )
+        return schemas.AssetOut.model_validate(row)
+
+    return await _write(request, principal, session, 201, work)
+
+
+@router.get("/assets", response_model=list[schemas.AssetOut])
+async def list_assets(principal: Reader, session: Session) -> list[schemas.AssetOut]:
+    return [
+        schemas.AssetOut.model_validate(a)
+        for a in await service.list_assets(session, principal.tenant_id)
+    ]
+
+
+# ledgers
+@router.post(
+    "/ledgers", status_code=201, response_model=schemas.LedgerOut, responses=responses(UnknownAsset)
+)
+async def create_ledger(
+    body: schemas.LedgerCreate, principal: Writer, session: Session, request: Request
+) -> Response:
+    async def work() -> BaseModel:
+        ledger = await service.create_ledger(
+            session,
+            principal.tenant_id,
+            name=body.name,
+            base_currency=body.base_currency,
+            metadata=body.metadata,
+            chart_template=body.chart_template,
+        )
+        return ledger_out(ledger)
+
+    return await _write(request, principal, session, 201, work)
+
+
+@router.get("/ledgers", response_model=list[schemas.LedgerOut])
+async def list_ledgers(principal: Reader, session: Session) -> list[schemas.LedgerOut]:
+    return [ledger_out(row) for row in await service.list_ledgers(session, principal.tenant_id)]
+
+
+@router.get(
+    "/ledgers/{ledger_id}", response_model=schemas.LedgerOut, responses=responses(LedgerNotFound)
+)
+async def get_ledger(
+    ledger_id: uuid.UUID, principal: Reader, session: Session
+) -> schemas.LedgerOut:
+    return ledger_out(await service.get_ledger(session, principal.tenant_id, ledger_id))
+
+
+@router.get(
+    "/ledgers/{ledger_id}/verify",
+    response_model=schemas.VerifyOut,
+    responses=responses(LedgerNotFound),
+)
+async def verify_ledger(
+    ledger_id: uuid.UUID, principal: Reader, session: Session
+) -> schemas.VerifyOut:
+    """Replay the hash chain and name the first entry that does not match."""
+    report = await service.verify_chain(session, principal.tenant_id, ledger_id)
+    return schemas.VerifyOut.model_validate(report, from_attributes=True)
+
+
+# accounts
+@router.post(
+    "/ledgers/{ledger_id}/accounts",
+    status_code=201,
+    response_model=schemas.AccountOut,
+    responses=responses(LedgerNotFound, DuplicateAccountCode, InvalidAccount, UnknownAsset),
+)
+async def create_account(
+    ledger_id: uuid.UUID,
+    body: schemas.AccountCreate,
+    principal: Writer,
+    session: Session,
+    request: Request,
+) -> Response:
+    async def work() -> BaseModel:
+        limit = None
+        if body.balance_limit is not None:
+            ledger = await service.get_ledger(session, principal.tenant_id, ledger_id)
+            asset = await service.resolve(
+                session, principal.tenant_id, body.asset or ledger.base_currency
+            )
+            limit = parse_amount(
+                body.balance_limit, asset.scale, field="balance_limit", allow_zero=True
+            )
+        parent: str | uuid.UUID | None = body.parent
+        if body.parent is not None:
+            try:
+                parent = uuid.UUID(body.parent)
+            except ValueError:
+                parent = body.parent
+        account = await service.create_account(
+            session,
+            principal.tenant_id,
+            ledger_id,
+            code=body.code,
+            name=body.name,
+            type=body.type,
+            parent=parent,
+            asset=body.asset,
+            debits_must_not_exceed_credits=body.debits_must_not_exceed_credits,
+            credits_must_not_exceed_debits=body.credits_must_not_exceed_debits,
+            balance_limit=limit,
+            metadata=body.metadata,
+        )
+        return await Presenter(session, principal.tenant_id).account(account)
+
+    return await _write(request, principal, session, 201, work)
+
+
+@router.post(
+    "/ledgers/{ledger_id}/accounts:import",
+    status_code=201,
+    response_model=schemas.ChartImportOut,
+    responses=responses(LedgerNotFound, DuplicateAccountCode, InvalidAccount),
+    summary="Import a chart of accounts from CSV (columns code,name,type[,parent_code]); all or nothing",
+)
+async def import_chart(
+    ledger_id: uuid.UUID,
+    principal: Writer,
+    session: Session,
+    request: Request,
+    csv_text: Annotated[str, Body(media_type="text/csv")],
+    asset: Annotated[
+        str | None, Query(description="Asset of every imported account; omit for multi-asset")
+    ] = None,
+) -> Response:
+    async def work() -> BaseModel:
+        accounts = await service.import_chart_csv(
+            session, principal.tenant_id, ledger_id, csv_text, asset=asset
+        )
+        presenter = Presenter(session, principal.tenant_id)
+        return schemas.ChartImportOut(
+            created=len(accounts), accounts=[await presenter.account(a) for a in accounts]
+        )
+
+    return await _write(request, principal, session, 201, work)
+
+
+@router.get(
+    "/ledgers/{ledger_id}/accounts",
+    response_model=schemas.AccountPage,
+    responses=responses(LedgerNotFound),
+)
+async def list_accounts(
+    ledger_id: uuid.UUID,
+    principal: Reader,
+    session: Session,
+    cursor: Annotated[
+        str | None, Query(description="Code of the last account of the previous page")
+    ] = None,
+    limit: Limit = 100,
+    status: Annotated[str | None, Query(pattern="^(active|archived)$")] = None,
+    type: Annotated[str | None, Query(pattern="^(asset|liability|equity|revenue|expense)$")] = None,
+) -> schemas.AccountPage:
+    rows = await service.list_accounts(
+        session,
+        principal.tenant_id,
+        ledger_id,
+        after=cursor,
+        limit=limit + 1,
+        status=status,
+        type_=type,
+    )
+    presenter = Presenter(session, principal.tenant_id)
+    data = [await presenter.account(a) for a in rows[:limit]]
+    return schemas.AccountPage(data=data, next_cursor=data[-1].code if len(rows) > limit else None)
+
+
+@router.get(
+    "/accounts/{account_id}",
+    response_model=schemas.AccountOut,
+    responses=responses(AccountNotFound),
+)
+async def get_account(
+    account_id: uuid.UUID, principal: Reader, session: Session
+) -> schemas.AccountOut:
+    account = await service.get_account(session, principal.tenant_id, account_id)
+    return await Presenter(session, principal.tenant_id).account(account)
+
+
+@router.patch(
+    "/accounts/{account_id}",
+    response_model=schemas.AccountOut,
+    responses=responses(AccountNotFound),
+)
+async def update_account(
+    account_id: uuid.UUID, body: schemas.AccountUpdate, principal: Writer, session: Session
+) -> schemas.AccountOut:
+    account = await service.update_account(
+        session,
+        principal.tenant_id,
+        account_id,
+        name=body.name,
+        status=body.status,
+        metadata=body.metadata,
+    )
+    out = await Presenter(session, principal.tenant_id).account(account)
+    await session.commit()
+    return out
+
+
+@router.get(
+    "/accounts/{account_id}/balance",
+    response_model=schemas.AccountBalanceOut,
+    responses=responses(AccountNotFound),
+)
+async def account_balance(
+    account_id: uuid.UUID,
+    principal: Reader,
+    session: Session,
+    as_of: Annotated[date | None, Query(description="Posted balance by effective date")] = None,
+) -> schemas.AccountBalanceOut:
+    view = await service.account_balances(session, principal.tenant_id, account_id, as_of=as_of)
+    return await Presenter(session, principal.tenant_id).balances(view)
+
+
+@router.get(
+    "/accounts/{account_id}/statement",
+    response_model=schemas.StatementOut,
+    responses=responses(AccountNotFound),
+)
+async def account_statement(
+    account_id: uuid.UUID,
+    principal: Reader,
+    session: Session,
+    asset: Annotated[str | None, Query()] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 100,
+) -> schemas.StatementOut:
+    view = await service.statement(
+        session,
+        principal.tenant_id,
+        account_id,
+        asset=asset,
+        date_from=date_from,
+        date_to=date_to,
+        cursor=cursor,
+        limit=limit,
+    )
+    return await Presenter(session, principal.tenant_id).statement(view)
+
+
+# entries
+def _create_command(
+    principal: Principal, ledger_id: uuid.UUID, body: schemas.EntryCreate
+) -> CreateEntry:
+    if body.expires_at is not None and body.status != "pending":
+        raise InvalidEntry(
+            "expires_at applies to pending entries only",
+            errors=[FieldError("expires_at", "pending only")],
+        )
+    postings = []
+    for p in body.postings:
+        try:
+            account: uuid.UUID | str = uuid.UUID(p.account)
+        except ValueError:
+            account = p.account
+        postings.append(PostingInput(account, p.direction, p.amount, p.asset))
+    return CreateEntry(
+        tenant_id=principal.tenant_id,
+        ledger_id=ledger_id,
+        postings=tuple(postings),
+        actor=principal.actor,
+        effective_date=body.effective_date,
+        description=body.description,
+        metadata=body.metadata,
+        source_type=body.source.type.value if body.source else "api",
+        source_id=body.source.id if body.source else None,
+        pending=body.status == "pending",
+        expires_at=body.expires_at,
+        client_id=body.id,
+    )
+
+
+@router.post(
+    "/ledgers/{ledger_id}/entries",
+    status_code=201,
+    response_model=schemas.EntryOut,
+    responses=responses(*ENTRY_ERRORS),
+)
+async def create_entry(
+    ledger_id: uuid.UUID, body: schemas.EntryCreate, principal: Writer, request: Request
+) -> Response:
+    """Post (or hold, with ``status: pending``) one balanced entry. Concurrent requests are
+    group-committed; a replay with the same client ``id`` returns the first entry (200)."""
+    return await _journal(request, principal, _create_command(principal, ledger_id, body), 201)
+
+
+@router.post(
+    "/ledgers/{ledger_id}/entries:batch",
+    response_model=schemas.BatchResult,
+    responses=responses(*ENTRY_ERRORS, BatchFailed),
+)
+async def create_entries_batch(
+    ledger_id: uuid.UUID, body: schemas.BatchCreate, principal: Writer, request: Request
+) -> Response:
+    """Up to 10,000 entries in one transaction: all or nothing (``atomic``), or each on its own."""
+    commands: list[Command] = []
+    for i, entry in enumerate(body.entries):
+        try:
+            commands.append(_create_command(principal, ledger_id, entry))
+        except AutoledgerError as exc:
+            raise InvalidRequest(
+                f"entries.{i}: {exc.detail}", errors=[FieldError(f"entries.{i}", exc.detail)]
+            ) from None
+
+    async def run(slot: Slot | None) -> Response:
+        rendered: list[bytes] = []
+
+        async def finish(session: AsyncSession, outcomes: list[Outcome]) -> None:
+            presenter = Presenter(session, principal.tenant_id)
+            await presenter.prepare({p.asset for e in body.entries for p in e.postings})
+            items = []
+            for i, outcome in enumerate(outcomes):
+                if isinstance(outcome, AutoledgerError):
+                    error = schemas.BatchItemError(
+                        code=outcome.code, title=outcome.title, detail=outcome.detail
+                    )
+                    items.append(schemas.BatchItem(index=i, status="failed", error=error))
+                else:
+                    items.append(
+                        schemas.BatchItem(
+                            index=i,
+                            status="replayed" if outcome.replayed else "created",
+                            entry=presenter.entry_now(outcome),
+                        )
+                    )
+            result = schemas.BatchResult(
+                atomic=body.atomic,
+                created=sum(item.status == "created" for item in items),
+                replayed=sum(item.status == "replayed" for item in items),
+                failed=sum(item.status == "failed" for item in items),
+                items=items,
+            )
+            rendered.append(result.model_dump_json().encode())
+            if slot is not None:
+                await slot.store(session, 200, rendered[-1])
+
+        await _writer(request).execute(commands, atomic=body.atomic, finish=finish)
+        return json_response(200, rendered[-1])
+
+    return await idempotent(request, principal, run)
+
+
+@router.get(
+    "/ledgers/{ledger_id}/entries",
+    response_model=schemas.EntryPage,
+    responses=responses(LedgerNotFound),
+)
+async def list_entries(
+    ledger_id: uuid.UUID,
+    principal: Reader,
+    session: Session,
+    request: Request,
+    account: Annotated[uuid.UUID | None, Query(description="Entries touching this account")] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    status: EntryStatus | None = None,
+    source_type: str | None = None,
+    source_id: str | None = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+    limit: Limit = 100,
+) -> schemas.EntryPage:
+    """Newest first. Filter by metadata with ``metadata[key]=value`` (repeatable)."""
+    metadata = {
+        k[len("metadata[") : -1]: v
+        for k, v in request.query_params.items()
+        if k.startswith("metadata[") and k.endswith("]") and len(k) > len("metadata[]")
+    }
+    views = await service.list_entries(
+        session,
+        principal.tenant_id,
+        ledger_id,
+        account_id=account,
+        date_from=date_from,
+        date_to=date_to,
+        status=status,
+        source_type=source_type,
+        source_id=source_id,
+        metadata=metadata,
+        before_seq=int(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    presenter = Presenter(session, principal.tenant_id)
+    data = [await presenter.entry(v) for v in views[:limit]]
+    return schemas.EntryPage(
+        data=data, next_cursor=str(data[-1].seq) if len(views) > limit else None
+    )
+
+
+@router.get(
+    "/entries/{entry_id}", response_model=schemas.EntryOut, responses=responses(EntryNotFound)
+)
+async def get_entry(entry_id: uuid.UUID, principal: Reader, session: Session) -> schemas.EntryOut:
+    view = await service.get_entry(session, principal.tenant_id, entry_id)
+    return await Presenter(session, principal.tenant_id).entry(view)
+
+
+@router.post(
+    "/entries/{entry_id}:post",
+    response_model=schemas.EntryOut,
+    responses=responses(
+        EntryNotFound,
+        EntryNotPending,
+        PendingExpired,
+        InvalidEntry,
+        InsufficientFunds,
+        PeriodClosed,
+    ),
+)
+async def post_entry(
+    entry_id: uuid.UUID,
+    principal: Writer,
+    request: Request,
+    body: Annotated[schemas.EntryPost | None, Body()] = None,
+) -> Response:
+    """Post a pending entry in full, or partly (the rest of the hold is released)."""
+    amounts = tuple(body.amounts) if body is not None and body.amounts is not None else None
+    return await _journal(
+        request,
+        principal,
+        PostPending(principal.tenant_id, entry_id, principal.actor, amounts),
+        200,
+    )
+
+
+@router.post(
+    "/entries/{entry_id}:void",
+    response_model=schemas.EntryOut,
+    responses=responses(EntryNotFound, EntryNotPending, PeriodClosed),
+)
+async def void_entry(entry_id: uuid.UUID, principal: Writer, request: Request) -> Response:
+    """Release a pending entry's hold."""
+    return await _journal(
+        request, principal, VoidPending(principal.tenant_id, entry_id, principal.actor), 200
+    )
+
+
+@router.post(
+    "/entries/{entry_id}:reverse",
+    status_code=201,
+    response_model=schemas.EntryOut,
+    responses=responses(
+        EntryNotFound, EntryNotPosted, AlreadyReversed, PeriodClosed, InsufficientFunds
+    ),
+)
+async def reverse_entry(
+    entry_id: uuid.UUID,
+    principal: Writer,
+    request: Request,
+    body: Annotated[schemas.EntryReverse | None, Body()] = None,
+) -> Response:
+    """Create the mirror entry (effective today unless given). An entry is reversed at most once."""
+    body = body or schemas.EntryReverse()
+    command = ReverseEntry(
+        principal.tenant_id,
+        entry_id,
+        principal.actor,
+        body.effective_date,
+        body.description,
+        body.id,
+    )
+    return await _journal(request, principal, command, 201)
+
+
+# periods
+@router.get(
+    "/ledgers/{ledger_id}/periods",
+    response_model=list[schemas.PeriodOut],
+    responses=responses(LedgerNotFound),
+)
+async def list_periods(
+    ledger_id: uuid.UUID, principal: Reader, session: Session
+) -> list[schemas.PeriodOut]:
+    return [
+        schemas.PeriodOut.model_validate(p)
+        for p in await service.list_periods(session, principal.tenant_id, ledger_id)
+    ]
+
+
+@router.post(
+    "/ledgers/{ledger_id}/periods",
+    status_code=201,
+    response_model=schemas.PeriodOut,
+    responses=responses(LedgerNotFound, InvalidPeriod, PeriodOverlap),
+)
+async def create_period(
+    ledger_id: uuid.UUID,
+    body: schemas.PeriodCreate,
+    principal: Admin,
+    session: Session,
+    request: Request,
+) -> Response:
+    async def work() -> BaseModel:
+        period = await service.create_period(
+            session,
+            principal.tenant_id,
+            ledger_id,
+            name=body.name,
+            start_date=body.start_date,
+            end_date=body.end_date,
+        )
+        return schemas.PeriodOut.model_validate(period)
+
+    return await _write(request, principal, session, 201, work)
+
+
+async def _set_period(
+    request: Request,
+    principal: Principal,
+    session: AsyncSession,
+    period_id: uuid.UUID,
+    closed: bool,
+) -> Response:
+    async def work() -> BaseModel:
+        period = await service.set_period_status(
+            session, principal.tenant_id, period_id, closed=closed, actor=principal.actor
+        )
+        return schemas.PeriodOut.model_validate(period)
+
+    return await _write(request, principal, session, 200, work)
+
+
+@router.post(
+    "/ledgers/{ledger_id}/periods/{period_id}:close",
+    response_model=schemas.PeriodOut,
+    responses=responses(PeriodNotFound),
+)
+async def close_period(
+    ledger_id: uuid.UUID, period_id: uuid.UUID, principal: Admin, session: Session, request: Request
+) -> Response:
+    """Close a period: entries dated inside it are refused with ``ledger.period_closed``."""
+    await service.get_ledger(session, principal.tenant_id, ledger_id)
+    return await _set_period(request, principal, session, period_id, True)
+
+
+@router.post(
+    "/ledgers/{ledger_id}/periods/{period_id}:reopen",
+    response_model=schemas.PeriodOut,
+    responses=responses(PeriodNotFound),
+)
+async def reopen_period(
+    ledger_id: uuid.UUID, period_id: uuid.UUID, principal: Admin, session: Session, request: Request
+) -> Response:
+    await service.get_ledger(session, principal.tenant_id, ledger_id)
+    return await _set_period(request, principal, session, period_id, False)

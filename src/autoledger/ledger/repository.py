@@ -1,0 +1,535 @@
+"""Every ledger query, scoped by tenant. Locks are always taken in one global order —
+ledger rows, then pending entries, then balance rows, each sorted by key — so concurrent
+writers queue instead of deadlocking."""
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, Table, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoledger.ledger.tables import (
+    Account,
+    Balance,
+    JournalEntry,
+    JournalLogRecord,
+    Ledger,
+    Period,
+    Posting,
+    TenantAsset,
+)
+
+
+class LedgerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+
+    def _locking(self, stmt: Select[Any]) -> Select[Any]:
+        return stmt.with_for_update() if self.dialect == "postgresql" else stmt
+
+    async def add(self, row: object) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    # assets
+    async def custom_assets(self, tenant_id: uuid.UUID) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(TenantAsset.code, TenantAsset.scale).where(TenantAsset.tenant_id == tenant_id)
+        )
+        return {code: scale for code, scale in rows.all()}
+
+    async def assets(self, tenant_id: uuid.UUID) -> Sequence[TenantAsset]:
+        return (
+            await self.session.scalars(
+                select(TenantAsset)
+                .where(TenantAsset.tenant_id == tenant_id)
+                .order_by(TenantAsset.code)
+            )
+        ).all()
+
+    # ledgers
+    async def ledger(self, tenant_id: uuid.UUID, ledger_id: uuid.UUID) -> Ledger | None:
+        return await self.session.scalar(
+            select(Ledger).where(Ledger.tenant_id == tenant_id, Ledger.id == ledger_id)
+        )
+
+    async def ledgers(self, tenant_id: uuid.UUID) -> Sequence[Ledger]:
+        return (
+            await self.session.scalars(
+                select(Ledger).where(Ledger.tenant_id == tenant_id).order_by(Ledger.id)
+            )
+        ).all()
+
+    async def lock_ledgers(
+        self, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[uuid.UUID, Ledger]:
+        """Lock ``(tenant_id, ledger_id)`` rows in id order; returns the ones that exist."""
+        wanted = sorted(set(keys), key=lambda k: k[1])
+        if not wanted:
+            return {}
+        stmt = (
+            select(Ledger)
+            .where(tuple_(Ledger.tenant_id, Ledger.id).in_(wanted))
+            .order_by(Ledger.id)
+            .execution_options(populate_existing=True)
+        )
+        rows = (await self.session.scalars(self._locking(stmt))).all()
+        return {row.id: row for row in rows}
+
+    async def advance_ledger(self, ledger_id: uuid.UUID, last_seq: int, last_hash: str) -> None:
+        await self.session.execute(
+            update(Ledger)
+            .where(Ledger.id == ledger_id)
+            .values(last_seq=last_seq, last_hash=last_hash)
+        )
+
+    # accounts
+    async def account(self, tenant_id: uuid.UUID, account_id: uuid.UUID) -> Account | None:
+        return await self.session.scalar(
+            select(Account).where(Account.tenant_id == tenant_id, Account.id == account_id)
+        )
+
+    async def account_by_code(
+        self, tenant_id: uuid.UUID, ledger_id: uuid.UUID, code: str
+    ) -> Account | None:
+        return await self.session.scalar(
+            select(Account).where(
+                Account.tenant_id == tenant_id, Account.ledger_id == ledger_id, Account.code == code
+            )
+        )
+
+    async def accounts_by_refs(
+        self,
+        tenant_id: uuid.UUID,
+        ledger_id: uuid.UUID,
+        ids: Collection[uuid.UUID],
+        codes: Collection[str],
+    ) -> Sequence[Account]:
+        conditions = []
+        if ids:
+            conditions.append(Account.id.in_(ids))
+        if codes:
+            conditions.append(Account.code.in_(codes))
+        if not conditions:
+            return []
+        stmt = select(Account).where(
+            Account.tenant_id == tenant_id, Account.ledger_id == ledger_id, or_(*conditions)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def accounts_by_ids(
+        self, tenant_id: uuid.UUID, ids: Collection[uuid.UUID]
+    ) -> Sequence[Account]:
+        if not ids:
+            return []
+        stmt = select(Account).where(Account.tenant_id == tenant_id, Account.id.in_(ids))
+        return (await self.session.scalars(stmt)).all()
+
+    async def accounts(
+        self,
+        tenant_id: uuid.UUID,
+        ledger_id: uuid.UUID,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        status: str | None = None,
+        type_: str | None = None,
+    ) -> Sequence[Account]:
+        stmt = select(Account).where(Account.tenant_id == tenant_id, Account.ledger_id == ledger_id)
+        if after is not None:
+            stmt = stmt.where(Account.code > after)
+        if status is not None:
+            stmt = stmt.where(Account.status == status)
+        if type_ is not None:
+            stmt = stmt.where(Account.type == type_)
+        stmt = stmt.order_by(Account.code)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return (await self.session.scalars(stmt)).all()
+
+    # balances
+    async def ensure_balances(
+        self, tenant_id: uuid.UUID, keys: Iterable[tuple[uuid.UUID, str]]
+    ) -> None:
+        """Create missing balance rows (zero), tolerating a concurrent creator."""
+        rows = [{"account_id": a, "asset": s, "tenant_id": tenant_id} for a, s in sorted(set(keys))]
+        if not rows:
+            return
+        insert_ = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = insert_(Balance).on_conflict_do_nothing()
+        await self.session.execute(
+            stmt,
+            [
+                r
+                | {
+                    "debits_posted": 0,
+                    "credits_posted": 0,
+                    "debits_pending": 0,
+                    "credits_pending": 0,
+                    "version": 0,
+                }
+                for r in rows
+            ],
+        )
+
+    async def lock_balances(
+        self, keys: Collection[tuple[uuid.UUID, str]]
+    ) -> dict[tuple[uuid.UUID, str], Balance]:
+        if not keys:
+            return {}
+        stmt = (
+            select(Balance)
+            .where(tuple_(Balance.account_id, Balance.asset).in_(sorted(keys)))
+            .order_by(Balance.account_id, Balance.asset)
+            .execution_options(populate_existing=True)
+        )
+        rows = (await self.session.scalars(self._locking(stmt))).all()
+        return {(row.account_id, row.asset): row for row in rows}
+
+    async def balances(
+        self, tenant_id: uuid.UUID, account_ids: Collection[uuid.UUID]
+    ) -> Sequence[Balance]:
+        if not account_ids:
+            return []
+        stmt = (
+            select(Balance)
+            .where(Balance.tenant_id == tenant_id, Balance.account_id.in_(account_ids))
+            .order_by(Balance.account_id, Balance.asset)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def write_balances(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows keyed ``account_id, asset, debits_posted, ... version`` (new absolute values)."""
+        if not rows:
+            return
+        table = _table(Balance)
+        stmt = (
+            update(table)
+            .where(table.c.account_id == _bind("k_account_id"), table.c.asset == _bind("k_asset"))
+            .values({name: _bind(f"v_{name}") for name in _BALANCE_VALUES})
+        )
+        params = [
+            {"k_account_id": r["account_id"], "k_asset": r["asset"]}
+            | {f"v_{n}": r[n] for n in _BALANCE_VALUES}
+            for r in rows
+        ]
+        await self.session.execute(stmt, params)
+
+    async def posted_totals_as_of(
+        self, tenant_id: uuid.UUID, account_ids: Collection[uuid.UUID], as_of: date
+    ) -> list[tuple[uuid.UUID, str, str, int]]:
+        """``(account, asset, direction, Σ posted)`` over postings effective on or before ``as_of``."""
+        stmt = (
+            select(
+                Posting.account_id,
+                Posting.asset,
+                Posting.direction,
+                func.sum(Posting.posted_amount),
+            )
+            .where(
+                Posting.tenant_id == tenant_id,
+                Posting.account_id.in_(account_ids),
+                Posting.effective_date <= as_of,
+                Posting.posted_amount.is_not(None),
+            )
+            .group_by(Posting.account_id, Posting.asset, Posting.direction)
+        )
+        return [
+            (a, s, d, int(t or 0)) for a, s, d, t in (await self.session.execute(stmt)).all()
+        ]
+
+    # entries
+    async def entry(self, tenant_id: uuid.UUID, entry_id: uuid.UUID) -> JournalEntry | None:
+        return await self.session.scalar(
+            select(JournalEntry).where(
+                JournalEntry.tenant_id == tenant_id, JournalEntry.id == entry_id
+            )
+        )
+
+    async def lock_entries(
+        self, keys: Collection[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[uuid.UUID, JournalEntry]:
+        if not keys:
+            return {}
+        stmt = (
+            select(JournalEntry)
+            .where(
+                tuple_(JournalEntry.tenant_id, JournalEntry.id).in_(
+                    sorted(keys, key=lambda k: k[1])
+                )
+            )
+            .order_by(JournalEntry.id)
+            .execution_options(populate_existing=True)
+        )
+        rows = (await self.session.scalars(self._locking(stmt))).all()
+        return {row.id: row for row in rows}
+
+    async def entries_by_client_ids(
+        self, keys: Collection[tuple[uuid.UUID, str]]
+    ) -> Sequence[JournalEntry]:
+        if not keys:
+            return []
+        stmt = select(JournalEntry).where(
+            tuple_(JournalEntry.ledger_id, JournalEntry.client_id).in_(list(keys))
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def reversals_of(self, entry_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        if not entry_ids:
+            return {}
+        rows = await self.session.execute(
+            select(JournalEntry.reverses_id, JournalEntry.id).where(
+                JournalEntry.reverses_id.in_(entry_ids)
+            )
+        )
+        return {target: entry for target, entry in rows.all() if target is not None}
+
+    async def postings(self, entry_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[Posting]]:
+        out: dict[uuid.UUID, list[Posting]] = {e: [] for e in entry_ids}
+        if not entry_ids:
+            return out
+        stmt = (
+            select(Posting)
+            .where(Posting.entry_id.in_(entry_ids))
+            .order_by(Posting.entry_id, Posting.index)
+        )
+        for row in (await self.session.scalars(stmt)).all():
+            out[row.entry_id].append(row)
+        return out
+
+    async def entries(
+        self,
+        tenant_id: uuid.UUID,
+        ledger_id: uuid.UUID,
+        *,
+        account_id: uuid.UUID | None,
+        date_from: date | None,
+        date_to: date | None,
+        status: str | None,
+        source_type: str | None,
+        source_id: str | None,
+        metadata: dict[str, str],
+        before_seq: int | None,
+        limit: int,
+    ) -> Sequence[JournalEntry]:
+        """Newest first (by commit sequence), keyset-paginated."""
+        stmt = select(JournalEntry).where(
+            JournalEntry.tenant_id == tenant_id, JournalEntry.ledger_id == ledger_id
+        )
+        if account_id is not None:
+            stmt = stmt.where(
+                JournalEntry.id.in_(
+                    select(Posting.entry_id).where(Posting.account_id == account_id)
+                )
+            )
+        if date_from is not None:
+            stmt = stmt.where(JournalEntry.effective_date >= date_from)
+        if date_to is not None:
+            stmt = stmt.where(JournalEntry.effective_date <= date_to)
+        if status is not None:
+            stmt = stmt.where(JournalEntry.status == status)
+        if source_type is not None:
+            stmt = stmt.where(JournalEntry.source_type == source_type)
+        if source_id is not None:
+            stmt = stmt.where(JournalEntry.source_id == source_id)
+        for key, value in metadata.items():
+            stmt = stmt.where(JournalEntry.meta[key].as_string() == value)
+        if before_seq is not None:
+            stmt = stmt.where(JournalEntry.seq < before_seq)
+        stmt = stmt.order_by(JournalEntry.seq.desc()).limit(limit)
+        return (await self.session.scalars(stmt)).all()
+
+    async def expired_pending(self, now: Any, limit: int) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+        stmt = (
+            select(JournalEntry.tenant_id, JournalEntry.id)
+            .where(JournalEntry.status == "pending", JournalEntry.expires_at <= now)
+            .order_by(JournalEntry.expires_at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def insert_many(self, mapped: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """Core executemany (batched into multi-row VALUES by SQLAlchemy)."""
+        if rows:
+            await self.session.execute(insert(mapped.__table__), list(rows))
+
+    async def resolve_entries(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows ``{id, status, resolved_at}``: the one allowed pending → posted|voided change."""
+        if not rows:
+            return
+        table = _table(JournalEntry)
+        stmt = (
+            update(table)
+            .where(table.c.id == _bind("k_id"))
+            .values(status=_bind("v_status"), resolved_at=_bind("v_resolved_at"))
+        )
+        await self.session.execute(
+            stmt,
+            [
+                {"k_id": r["id"], "v_status": r["status"], "v_resolved_at": r["resolved_at"]}
+                for r in rows
+            ],
+        )
+
+    async def post_postings(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows ``{entry_id, index, posted_amount}``: set once, when a hold is posted."""
+        if not rows:
+            return
+        table = _table(Posting)
+        stmt = (
+            update(table)
+            .where(table.c.entry_id == _bind("k_entry_id"), table.c.index == _bind("k_index"))
+            .values(posted_amount=_bind("v_posted_amount"))
+        )
+        await self.session.execute(
+            stmt,
+            [
+                {
+                    "k_entry_id": r["entry_id"],
+                    "k_index": r["index"],
+                    "v_posted_amount": r["posted_amount"],
+                }
+                for r in rows
+            ],
+        )
+
+    # statement
+    async def statement(
+        self,
+        tenant_id: uuid.UUID,
+        account_id: uuid.UUID,
+        asset: str,
+        *,
+        date_from: date | None,
+        date_to: date | None,
+        after: tuple[date, int, int] | None,
+        limit: int,
+    ) -> Sequence[tuple[Posting, JournalEntry]]:
+        stmt = (
+            select(Posting, JournalEntry)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                Posting.tenant_id == tenant_id,
+                Posting.account_id == account_id,
+                Posting.asset == asset,
+                Posting.posted_amount.is_not(None),
+            )
+        )
+        if date_from is not None:
+            stmt = stmt.where(Posting.effective_date >= date_from)
+        if date_to is not None:
+            stmt = stmt.where(Posting.effective_date <= date_to)
+        if after is not None:
+            stmt = stmt.where(tuple_(Posting.effective_date, Posting.seq, Posting.index) > after)
+        stmt = stmt.order_by(Posting.effective_date, Posting.seq, Posting.index).limit(limit)
+        return list((await self.session.execute(stmt)).all())
+
+    async def net_before(
+        self,
+        tenant_id: uuid.UUID,
+        account_id: uuid.UUID,
+        asset: str,
+        position: tuple[date, int, int] | None,
+        date_from: date | None,
+    ) -> int:
+        """Σ(debit - credit) of posted postings strictly before ``position`` (or ``date_from``)."""
+        debit = func.coalesce(
+            func.sum(Posting.posted_amount).filter(Posting.direction == "debit"), 0
+        )
+        credit = func.coalesce(
+            func.sum(Posting.posted_amount).filter(Posting.direction == "credit"), 0
+        )
+        stmt = select(debit, credit).where(
+            Posting.tenant_id == tenant_id,
+            Posting.account_id == account_id,
+            Posting.asset == asset,
+            Posting.posted_amount.is_not(None),
+        )
+        if position is not None:
+            stmt = stmt.where(
+                tuple_(Posting.effective_date, Posting.seq, Posting.index) <= position
+            )
+        elif date_from is not None:
+            stmt = stmt.where(Posting.effective_date < date_from)
+        else:
+            return 0
+        d, c = (await self.session.execute(stmt)).one()
+        return int(d or 0) - int(c or 0)
+
+    # periods
+    async def periods(self, tenant_id: uuid.UUID, ledger_id: uuid.UUID) -> Sequence[Period]:
+        stmt = (
+            select(Period)
+            .where(Period.tenant_id == tenant_id, Period.ledger_id == ledger_id)
+            .order_by(Period.start_date)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def period(self, tenant_id: uuid.UUID, period_id: uuid.UUID) -> Period | None:
+        return await self.session.scalar(
+            select(Period).where(Period.tenant_id == tenant_id, Period.id == period_id)
+        )
+
+    async def closed_periods(
+        self, ledger_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[date, date]]]:
+        out: dict[uuid.UUID, list[tuple[date, date]]] = {lid: [] for lid in ledger_ids}
+        if not ledger_ids:
+            return out
+        stmt = select(Period.ledger_id, Period.start_date, Period.end_date).where(
+            Period.ledger_id.in_(ledger_ids), Period.status == "closed"
+        )
+        for ledger_id, start, end in (await self.session.execute(stmt)).all():
+            out[ledger_id].append((start, end))
+        return out
+
+    # chain
+    async def log(
+        self, ledger_id: uuid.UUID, after_seq: int, limit: int
+    ) -> Sequence[JournalLogRecord]:
+        stmt = (
+            select(JournalLogRecord)
+            .where(JournalLogRecord.ledger_id == ledger_id, JournalLogRecord.seq > after_seq)
+            .order_by(JournalLogRecord.seq)
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def entries_by_ids(
+        self, entry_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, JournalEntry]:
+        if not entry_ids:
+            return {}
+        rows = (
+            await self.session.scalars(select(JournalEntry).where(JournalEntry.id.in_(entry_ids)))
+        ).all()
+        return {row.id: row for row in rows}
+
+    async def resolved_entry_ids(self, ledger_id: uuid.UUID) -> set[uuid.UUID]:
+        stmt = select(JournalLogRecord.entry_id).where(
+            JournalLogRecord.ledger_id == ledger_id, JournalLogRecord.action != "create"
+        )
+        return set((await self.session.scalars(stmt)).all())
+
+
+_BALANCE_VALUES = (
+    "debits_posted",
+    "credits_posted",
+    "debits_pending",
+    "credits_pending",
+    "version",
+)
+
+
+def _table(mapped: Any) -> Table:
+    table: Table = mapped.__table__
+    return table
+
+
+def _bind(name: str) -> Any:
+    return bindparam(name)

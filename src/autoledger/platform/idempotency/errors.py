@@ -1,0 +1,16 @@
+from autoledger.kit.errors import Conflict, InvalidRequest
+
+
+class KeyReused(InvalidRequest):
+    code = "idempotency.key_reused"
+    title = "Idempotency key reused with a different request"
+
+
+class KeyInFlight(Conflict):
+    code = "idempotency.in_flight"
+    title = "A request with this idempotency key is in progress"
+
+
+class InvalidKey(InvalidRequest):
+    code = "idempotency.invalid_key"
+    title = "Invalid idempotency key"

@@ -1,0 +1,148 @@
+"""Idempotency keys, per tenant.
+
+``claim`` runs in its own short transaction so that a concurrent request with the same key
+sees the claim at once (and gets 409) instead of racing. The response is stored by
+``complete`` *inside the business transaction*, so "entry written" and "response stored"
+commit together: a replay can never see one without the other. A claim whose process died
+is taken over after its lease; a 5xx releases the claim so the client may retry.
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoledger.kit.clock import utcnow
+from autoledger.platform.idempotency.errors import KeyInFlight, KeyReused
+from autoledger.platform.idempotency.tables import IdempotencyRecord
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tenant_id: uuid.UUID,
+    key: str,
+    fingerprint: str,
+    *,
+    retention: timedelta,
+    lease: timedelta,
+) -> StoredResponse | None:
+    """``None`` when this request now owns the key; the stored response for a replay."""
+    now = utcnow()
+    async with sessionmaker() as session:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+        result = await session.execute(
+            insert_(IdempotencyRecord)
+            .values(
+                tenant_id=tenant_id,
+                key=key,
+                request_hash=fingerprint,
+                state="in_flight",
+                locked_until=now + lease,
+                created_at=now,
+                expires_at=now + retention,
+            )
+            .on_conflict_do_nothing()
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            await session.commit()
+            return None
+        row = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key
+            )
+        )
+        if row is None:  # deleted between our insert and select: a released claim; try once more
+            await session.rollback()
+            return await claim(
+                sessionmaker, tenant_id, key, fingerprint, retention=retention, lease=lease
+            )
+        expired = row.expires_at <= now
+        if not expired and row.request_hash != fingerprint:
+            raise KeyReused(
+                "this Idempotency-Key was used with a different request (method, path or body)"
+            )
+        if not expired and row.state == "done" and row.response_status is not None:
+            return StoredResponse(row.response_status, row.response_body or b"")
+        if not expired and row.locked_until > now:
+            raise KeyInFlight(
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        # Expired, or the owner died past its lease: take the key over (compare-and-set).
+        taken = await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.tenant_id == tenant_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.locked_until == row.locked_until,
+            )
+            .values(
+                request_hash=fingerprint,
+                state="in_flight",
+                locked_until=now + lease,
+                response_status=None,
+                response_body=None,
+                created_at=now,
+                expires_at=now + retention,
+            )
+        )
+        if getattr(taken, "rowcount", 0) != 1:
+            raise KeyInFlight(
+                "another request took this Idempotency-Key over; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        await session.commit()
+        return None
+
+
+async def complete(
+    session: AsyncSession, tenant_id: uuid.UUID, key: str, status: int, body: bytes
+) -> None:
+    """Store the response in the caller's (business) transaction."""
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)
+        .values(state="done", response_status=status, response_body=body)
+    )
+
+
+async def release(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, key: str
+) -> None:
+    """Forget an in-flight claim whose request failed without a definite answer."""
+    async with sessionmaker() as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.tenant_id == tenant_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.state == "in_flight",
+            )
+        )
+        await session.commit()
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,78 @@
+"""Migrations run forwards and backwards on both backends and leave the schema at the head."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from autoledger.db.engine import create_engine
+from autoledger.db.migrate import current_revision, downgrade, head_revision, upgrade
+from autoledger.kit.settings import Settings
+from tests.conftest import BACKENDS, make_settings, postgres_database
+
+# Tables the head schema must have; "alembic_version" is Alembic's own bookkeeping.
+FOUNDATION_TABLES = {"tenants", "api_keys"}
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings for a fresh, never migrated database of the parametrized backend."""
+    if request.param == "postgresql":
+        async with postgres_database() as url:
+            yield make_settings(url, tmp_path)
+    else:
+        yield make_settings(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", tmp_path)
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def schema(engine: AsyncEngine) -> tuple[str | None, set[str]]:
+    """The database's revision and tables, read over a connection of its own."""
+    revision = await current_revision(engine)
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(_table_names)
+    await engine.dispose()
+    return revision, tables - {"alembic_version"}
+
+
+def test_head_is_a_single_revision() -> None:
+    assert head_revision()
+
+
+async def test_upgrade_downgrade_upgrade_round_trips(empty_database: Settings) -> None:
+    engine = create_engine(empty_database)
+    try:
+        assert await schema(engine) == (None, set())
+
+        await asyncio.to_thread(upgrade, empty_database)
+        revision, tables = await schema(engine)
+        assert revision == head_revision()
+        assert tables >= FOUNDATION_TABLES
+
+        await asyncio.to_thread(downgrade, empty_database, "base")
+        assert await schema(engine) == (None, set())
+
+        await asyncio.to_thread(upgrade, empty_database)
+        assert await schema(engine) == (head_revision(), tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_at_head_changes_nothing(empty_database: Settings) -> None:
+    engine = create_engine(empty_database)
+    try:
+        await asyncio.to_thread(upgrade, empty_database)
+        before = await schema(engine)
+        await asyncio.to_thread(upgrade, empty_database)
+        assert await schema(engine) == before
+    finally:
+        await engine.dispose()
+
+
+async def test_the_test_database_is_at_head(engine: AsyncEngine) -> None:
+    assert await current_revision(engine) == head_revision()
