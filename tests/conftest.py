@@ -8,7 +8,7 @@ PostgreSQL is unreachable they skip with the reason, unless AUTOLEDGER_REQUIRE_S
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,5 +155,5 @@ async def tenant(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantKeys:
 
 
 @pytest.fixture
-def repo_root() -> Iterator[Path]:
-    yield Path(__file__).resolve().parent.parent
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -460,3 +460,22 @@ def test_the_scope_check_catches_an_unscoped_route() -> None:
         "GET /v1/guarded/by-include",
     }
     assert sorted(unscoped_v1_routes(application)) == ["GET /v1/any-bearer", "GET /v1/open"]
+
+
+async def test_oversized_body_is_refused_with_413(settings: Settings) -> None:
+    small = settings.model_copy(update={"max_body_bytes": 1024})
+    application = create_app(small)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            declared = await http.post("/v1/ledgers", content=b"x" * 4096)
+            assert declared.status_code == 413
+            assert declared.json()["code"] == "http.payload_too_large"
+
+            async def chunks() -> AsyncIterator[bytes]:
+                for _ in range(8):
+                    yield b"y" * 512
+
+            streamed = await http.post("/v1/ledgers", content=chunks())
+            assert streamed.status_code == 413
+            assert streamed.json()["code"] == "http.payload_too_large"

@@ -71,6 +71,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, AutoledgerError):  # raised while FastAPI read the body
+            return from_error(exc.__cause__, _request_id(request))
         code, title = _HTTP_CODES.get(exc.status_code, (f"http.{exc.status_code}", "HTTP error"))
         return problem(
             status=exc.status_code,
@@ -134,5 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth_api.router)
     app.include_router(ledger_api.router)
     instrument(app, provider)
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
+    )
     return app

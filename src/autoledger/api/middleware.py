@@ -12,6 +12,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autoledger.api.problems import problem
+from autoledger.kit.errors import AutoledgerError
 from autoledger.kit.ids import new_id
 from autoledger.platform.observability.metrics import HttpMetrics
 
@@ -41,10 +42,32 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
     return match.group(1), match.group(3)
 
 
+class PayloadTooLarge(AutoledgerError):
+    code = "http.payload_too_large"
+    status = 413
+    title = "Payload too large"
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, max_body_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Refuse a body larger than the cap while it streams in (chunked uploads too)."""
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise PayloadTooLarge(f"the request body exceeds {self.max_body_bytes} bytes")
+            return message
+
+        return receive_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,6 +96,18 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            too_large = problem(
+                status=413,
+                code=PayloadTooLarge.code,
+                title=PayloadTooLarge.title,
+                detail=f"the request body exceeds {self.max_body_bytes} bytes",
+                request_id=request_id,
+            )
+            await too_large(scope, receive, send_with_ids)
+            return
+        receive = self._limited(receive)
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
         self.metrics.in_flight.inc()
         begin = time.perf_counter()

@@ -239,9 +239,7 @@ class LedgerRepository:
             )
             .group_by(Posting.account_id, Posting.asset, Posting.direction)
         )
-        return [
-            (a, s, d, int(t or 0)) for a, s, d, t in (await self.session.execute(stmt)).all()
-        ]
+        return [(a, s, d, int(t or 0)) for a, s, d, t in (await self.session.execute(stmt)).all()]
 
     # entries
     async def entry(self, tenant_id: uuid.UUID, entry_id: uuid.UUID) -> JournalEntry | None:
