@@ -122,6 +122,8 @@ class _Context:
         self.closed: dict[uuid.UUID, list[tuple[date, date]]] = {}
         self.existing_clients: dict[tuple[uuid.UUID, str], JournalEntry] = {}
         self.client_postings: dict[uuid.UUID, list[Posting]] = {}
+        self.resolved_now: dict[uuid.UUID, str] = {}
+        self.heads: dict[uuid.UUID, _Head] = {}
 
     def scale(self, tenant_id: uuid.UUID, asset: str) -> int | None:
         resolved = resolve_asset(asset, self.custom_assets.get(tenant_id, {}))
@@ -139,6 +141,10 @@ async def _load(repo: LedgerRepository, commands: Sequence[Command], now: dateti
     ledger_keys |= {(e.tenant_id, e.ledger_id) for e in unlocked.values()}
     # Lock order: ledgers, then target entries, then (later) balances.
     ctx.ledgers = await repo.lock_ledgers(ledger_keys)
+    ctx.heads = {
+        lid: _Head(lid, row.tenant_id, row.last_seq, row.last_hash)
+        for lid, row in ctx.ledgers.items()
+    }
     ctx.targets = await repo.lock_entries({k for k in target_keys if k[1] in unlocked})
     ctx.target_postings = await repo.postings(list(ctx.targets))
     ctx.reversed = await repo.reversals_of(
@@ -418,9 +424,20 @@ def _apply_to_balances(
     return touched
 
 
+@dataclass(slots=True)
+class _Head:
+    """A ledger's chain head as it advances within this call (written back once, at the end;
+    the locked ORM row is never modified, so nothing is flushed behind our back)."""
+
+    ledger_id: uuid.UUID
+    tenant_id: uuid.UUID
+    last_seq: int
+    last_hash: str
+
+
 def _append_log(
     writes: _Writes,
-    ledger: Ledger,
+    ledger: _Head,
     entry_id: uuid.UUID,
     action: str,
     recorded_at: datetime,
@@ -430,7 +447,7 @@ def _append_log(
     new_hash = chain.link(ledger.last_hash, digest)
     writes.log.append(
         {
-            "ledger_id": ledger.id,
+            "ledger_id": ledger.ledger_id,
             "seq": seq,
             "tenant_id": ledger.tenant_id,
             "entry_id": entry_id,
@@ -446,13 +463,13 @@ def _append_log(
 
 
 def _write_create(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
-    ledger = ctx.ledgers[plan.ledger_id]
+    ledger = ctx.heads[plan.ledger_id]
     entry_id = new_id()
     status = EntryStatus.PENDING if plan.pending else EntryStatus.POSTED
     effective_date = plan.effective_date or ctx.now.date()
     digest = chain.create_digest(
         entry_id=entry_id,
-        ledger_id=ledger.id,
+        ledger_id=ledger.ledger_id,
         seq=ledger.last_seq + 1,
         status=status,
         effective_date=effective_date,
@@ -474,7 +491,7 @@ def _write_create(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
     entry = {
         "id": entry_id,
         "tenant_id": plan.tenant_id,
-        "ledger_id": ledger.id,
+        "ledger_id": ledger.ledger_id,
         "seq": seq,
         "client_id": plan.client_id,
         "status": status.value,
@@ -498,7 +515,7 @@ def _write_create(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
                 "entry_id": entry_id,
                 "index": i,
                 "tenant_id": plan.tenant_id,
-                "ledger_id": ledger.id,
+                "ledger_id": ledger.ledger_id,
                 "account_id": leg.account_id,
                 "asset": leg.asset,
                 "direction": leg.direction.value,
@@ -518,7 +535,7 @@ def _write_resolve(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
     target = plan.target
     if target is None:  # invariant: _plan gives every post/void plan its target
         raise RuntimeError("resolve plan without a target")
-    ledger = ctx.ledgers[target.ledger_id]
+    ledger = ctx.heads[target.ledger_id]
     posted = plan.posted_amounts if plan.kind == "post" else [None] * len(plan.held)
     digest = chain.resolve_digest(
         entry_id=target.id, action=plan.kind, recorded_at=ctx.now, posted_amounts=posted
@@ -531,36 +548,13 @@ def _write_resolve(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
             {"entry_id": target.id, "index": i, "posted_amount": a}
             for i, a in enumerate(plan.posted_amounts)
         )
-    # Reflect the transition in the loaded row so a later command in this call sees it.
-    target.status, target.resolved_at = status.value, ctx.now
+    # Remember the transition for later commands in this call. The ORM row is left untouched:
+    # a dirty row would be flushed at commit as a second UPDATE, which the trigger refuses.
+    ctx.resolved_now[target.id] = status.value
     postings = ctx.target_postings[target.id]
-    return EntryView(
-        **_entry_fields(target),
-        postings=[
-            PostingView(p.index, p.account_id, p.asset, p.direction, p.amount, posted[p.index])
-            for p in postings
-        ],
+    return EntryView.from_rows(
+        target, postings, status=status.value, resolved_at=ctx.now, posted=posted
     )
-
-
-def _entry_fields(entry: JournalEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "ledger_id": entry.ledger_id,
-        "seq": entry.seq,
-        "client_id": entry.client_id,
-        "status": entry.status,
-        "effective_date": entry.effective_date,
-        "recorded_at": entry.recorded_at,
-        "description": entry.description,
-        "metadata": dict(entry.meta),
-        "source_type": entry.source_type,
-        "source_id": entry.source_id,
-        "actor": entry.actor,
-        "reverses_id": entry.reverses_id,
-        "expires_at": entry.expires_at,
-        "resolved_at": entry.resolved_at,
-    }
 
 
 def _view(
@@ -638,13 +632,9 @@ async def execute(
             outcomes[plan.index] = _replayed(seen_clients[client_key])
             continue
         try:
-            if (
-                plan.kind != "create"
-                and plan.target is not None
-                and plan.target.status != EntryStatus.PENDING
-            ):
+            if plan.target is not None and plan.target.id in ctx.resolved_now:
                 raise EntryNotPending(
-                    f"entry {plan.target.id} is {plan.target.status}, not pending"
+                    f"entry {plan.target.id} is {ctx.resolved_now[plan.target.id]}, not pending"
                 )
             if plan.reverses_id is not None and plan.reverses_id in reversed_now:
                 raise AlreadyReversed(f"entry {plan.reverses_id} was already reversed")
@@ -693,8 +683,8 @@ async def execute(
             for (a, s), st in sorted(((k, states[k]) for k in changed), key=lambda kv: kv[0])
         ]
     )
-    for ledger in ctx.ledgers.values():
-        await repo.advance_ledger(ledger.id, ledger.last_seq, ledger.last_hash)
+    for head in ctx.heads.values():
+        await repo.advance_ledger(head.ledger_id, head.last_seq, head.last_hash)
     return [o for o in outcomes if o is not None]
 
 

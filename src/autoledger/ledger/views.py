@@ -1,6 +1,7 @@
 """Read models the service returns: plain data, amounts in minor units."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -40,14 +41,23 @@ class EntryView:
 
     @classmethod
     def from_rows(
-        cls, entry: JournalEntry, postings: list[Posting], *, replayed: bool = False
+        cls,
+        entry: JournalEntry,
+        postings: list[Posting],
+        *,
+        replayed: bool = False,
+        status: str | None = None,
+        resolved_at: datetime | None = None,
+        posted: Sequence[int | None] | None = None,
     ) -> "EntryView":
+        """A view of stored rows; ``status``, ``resolved_at`` and ``posted`` (amounts) stand
+        in for a transition made earlier in the current transaction."""
         return cls(
             id=entry.id,
             ledger_id=entry.ledger_id,
             seq=entry.seq,
             client_id=entry.client_id,
-            status=entry.status,
+            status=status or entry.status,
             effective_date=entry.effective_date,
             recorded_at=entry.recorded_at,
             description=entry.description,
@@ -57,9 +67,16 @@ class EntryView:
             actor=entry.actor,
             reverses_id=entry.reverses_id,
             expires_at=entry.expires_at,
-            resolved_at=entry.resolved_at,
+            resolved_at=resolved_at or entry.resolved_at,
             postings=[
-                PostingView(p.index, p.account_id, p.asset, p.direction, p.amount, p.posted_amount)
+                PostingView(
+                    p.index,
+                    p.account_id,
+                    p.asset,
+                    p.direction,
+                    p.amount,
+                    p.posted_amount if posted is None else posted[p.index],
+                )
                 for p in postings
             ],
             replayed=replayed,
