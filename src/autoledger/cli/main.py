@@ -1,4 +1,4 @@
-"""``autoledger`` — serve, migrate, tenants, keys."""
+"""``autoledger`` — serve, migrate, tenants, keys; accounts, entries, ledger (via the API)."""
 
 import signal
 import sys
@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from rich.table import Table
 
+from autoledger.cli import ledger_commands
 from autoledger.cli.context import console, fail, run, session_scope, settings
 from autoledger.db import migrate as migrations
 from autoledger.platform.auth import service as auth
@@ -26,6 +27,9 @@ tenants = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 app.add_typer(keys, name="keys")
+app.add_typer(ledger_commands.accounts, name="accounts")
+app.add_typer(ledger_commands.entries, name="entries")
+app.add_typer(ledger_commands.ledger, name="ledger")
 
 
 @app.command()

@@ -1,0 +1,1006 @@
+"""A typed Python SDK for the autoledger HTTP API, sync and async, built on httpx.
+
+Request bodies and responses are the server's own Pydantic contract
+(:mod:`autoledger.ledger.schemas`, :mod:`autoledger.platform.auth.schemas`).
+
+Design: every endpoint is described once, in :class:`_Endpoints`, as a :class:`Call` — the
+method, path, query, body, a fixed ``Idempotency-Key`` for POSTs, and how to parse the answer.
+:class:`Client` and :class:`AsyncClient` only *send* calls, through one shared
+:class:`RetryPolicy`. A retried POST reuses its key, so a retry never double-books.
+"""
+
+import asyncio
+import email.utils
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from autoledger import __version__
+from autoledger.ledger import schemas
+from autoledger.ledger.domain import EntryStatus
+from autoledger.platform.auth.schemas import WhoAmI
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_STATUSES = frozenset({429, 503})
+IN_FLIGHT_CODE = "idempotency.in_flight"
+MAX_RETRY_AFTER = 60.0
+USER_AGENT = f"autoledger-python/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One field-level error of a problem+json response."""
+
+    loc: str
+    message: str
+    type: str
+
+
+class ApiError(Exception):
+    """A non-2xx answer, parsed from its RFC 9457 problem+json body.
+
+    A body that is not problem+json (a proxy's error page, say) still gives an error:
+    ``code`` is then ``http.<status>`` and ``detail`` the start of the body.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        errors: Sequence[FieldProblem] = (),
+        body: Any = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.errors: tuple[FieldProblem, ...] = tuple(errors)
+        self.body = body
+
+    @property
+    def request_id(self) -> str | None:
+        value = self.body.get("request_id") if isinstance(self.body, dict) else None
+        return value if isinstance(value, str) else None
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> "ApiError":
+        status = response.status_code
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        if not isinstance(body, dict):
+            text = body if isinstance(body, str) else response.text
+            return cls(
+                status, f"http.{status}", response.reason_phrase, text.strip()[:500], body=body
+            )
+        errors = [
+            FieldProblem(str(e.get("loc", "")), str(e.get("message", "")), str(e.get("type", "")))
+            for e in body.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        return cls(
+            status,
+            str(body.get("code") or f"http.{status}"),
+            str(body.get("title") or response.reason_phrase),
+            str(body.get("detail") or ""),
+            errors,
+            body,
+        )
+
+
+def _parser(adapter: TypeAdapter[T]) -> Callable[[httpx.Response], T]:
+    def parse(response: httpx.Response) -> T:
+        return adapter.validate_json(response.content)
+
+    return parse
+
+
+def _model(model: type[T]) -> Callable[[httpx.Response], T]:
+    return _parser(TypeAdapter(model))
+
+
+_parse_whoami = _model(WhoAmI)
+_parse_asset = _model(schemas.AssetOut)
+_parse_assets = _parser(TypeAdapter(list[schemas.AssetOut]))
+_parse_ledger = _model(schemas.LedgerOut)
+_parse_ledgers = _parser(TypeAdapter(list[schemas.LedgerOut]))
+_parse_verify = _model(schemas.VerifyOut)
+_parse_account = _model(schemas.AccountOut)
+_parse_account_page = _model(schemas.AccountPage)
+_parse_chart = _model(schemas.ChartImportOut)
+_parse_balance = _model(schemas.AccountBalanceOut)
+_parse_statement = _model(schemas.StatementOut)
+_parse_entry = _model(schemas.EntryOut)
+_parse_entry_page = _model(schemas.EntryPage)
+_parse_batch = _model(schemas.BatchResult)
+_parse_period = _model(schemas.PeriodOut)
+_parse_periods = _parser(TypeAdapter(list[schemas.PeriodOut]))
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One API request, fully decided before the first attempt (key included)."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: tuple[tuple[str, str], ...] = ()
+    content: bytes | None = None
+    content_type: str = "application/json"
+    idempotency_key: str | None = None
+
+    def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        headers: dict[str, str] = {}
+        if self.content is not None:
+            headers["Content-Type"] = self.content_type
+        if self.idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = self.idempotency_key
+        return http.build_request(
+            self.method,
+            self.path,
+            params=self.params or None,
+            content=self.content,
+            headers=headers,
+        )
+
+    def result(self, response: httpx.Response) -> T:
+        if not response.is_success:
+            raise ApiError.from_response(response)
+        return self.parse(response)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When to try again and after how long: connection errors, 429, 503 and
+    ``409 idempotency.in_flight``; exponential backoff unless the server sent Retry-After."""
+
+    max_retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+
+    def delay(self, attempt: int, outcome: httpx.Response | httpx.TransportError) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None to stop here."""
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(outcome, httpx.Response):
+            if not _retryable(outcome):
+                return None
+            after = _retry_after(outcome)
+            if after is not None:
+                return after
+        return min(self.backoff * 2.0**attempt, self.max_backoff)
+
+
+def _retryable(response: httpx.Response) -> bool:
+    if response.status_code in RETRY_STATUSES:
+        return True
+    if response.status_code != 409:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("code") == IN_FLIGHT_CODE
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _json(body: BaseModel) -> bytes:
+    return body.model_dump_json(exclude_unset=True).encode()
+
+
+def _query(**values: object) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        text = value.value if isinstance(value, EntryStatus) else value
+        out.append((name, text.isoformat() if isinstance(text, date) else str(text)))
+    return tuple(out)
+
+
+def _key(given: str | None) -> str:
+    return given if given is not None else str(uuid.uuid4())
+
+
+class _Endpoints:
+    """Every endpoint, as a :class:`Call`. No I/O here."""
+
+    @staticmethod
+    def whoami() -> Call[WhoAmI]:
+        return Call("GET", "/v1/whoami", _parse_whoami)
+
+    @staticmethod
+    def define_asset(body: schemas.AssetCreate, key: str | None) -> Call[schemas.AssetOut]:
+        return Call(
+            "POST", "/v1/assets", _parse_asset, content=_json(body), idempotency_key=_key(key)
+        )
+
+    @staticmethod
+    def list_assets() -> Call[list[schemas.AssetOut]]:
+        return Call("GET", "/v1/assets", _parse_assets)
+
+    @staticmethod
+    def create_ledger(body: schemas.LedgerCreate, key: str | None) -> Call[schemas.LedgerOut]:
+        return Call(
+            "POST", "/v1/ledgers", _parse_ledger, content=_json(body), idempotency_key=_key(key)
+        )
+
+    @staticmethod
+    def list_ledgers() -> Call[list[schemas.LedgerOut]]:
+        return Call("GET", "/v1/ledgers", _parse_ledgers)
+
+    @staticmethod
+    def get_ledger(ledger_id: uuid.UUID | str) -> Call[schemas.LedgerOut]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}", _parse_ledger)
+
+    @staticmethod
+    def verify_ledger(ledger_id: uuid.UUID | str) -> Call[schemas.VerifyOut]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}/verify", _parse_verify)
+
+    @staticmethod
+    def create_account(
+        ledger_id: uuid.UUID | str, body: schemas.AccountCreate, key: str | None
+    ) -> Call[schemas.AccountOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/accounts",
+            _parse_account,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def import_chart(
+        ledger_id: uuid.UUID | str, csv_text: str, asset: str | None, key: str | None
+    ) -> Call[schemas.ChartImportOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/accounts:import",
+            _parse_chart,
+            params=_query(asset=asset),
+            content=csv_text.encode(),
+            content_type="text/csv",
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_accounts(
+        ledger_id: uuid.UUID | str,
+        cursor: str | None,
+        limit: int | None,
+        status: str | None,
+        type: str | None,
+    ) -> Call[schemas.AccountPage]:
+        return Call(
+            "GET",
+            f"/v1/ledgers/{ledger_id}/accounts",
+            _parse_account_page,
+            params=_query(cursor=cursor, limit=limit, status=status, type=type),
+        )
+
+    @staticmethod
+    def get_account(account_id: uuid.UUID | str) -> Call[schemas.AccountOut]:
+        return Call("GET", f"/v1/accounts/{account_id}", _parse_account)
+
+    @staticmethod
+    def update_account(
+        account_id: uuid.UUID | str, body: schemas.AccountUpdate
+    ) -> Call[schemas.AccountOut]:
+        return Call("PATCH", f"/v1/accounts/{account_id}", _parse_account, content=_json(body))
+
+    @staticmethod
+    def get_balance(
+        account_id: uuid.UUID | str, as_of: date | None
+    ) -> Call[schemas.AccountBalanceOut]:
+        return Call(
+            "GET",
+            f"/v1/accounts/{account_id}/balance",
+            _parse_balance,
+            params=_query(as_of=as_of),
+        )
+
+    @staticmethod
+    def get_statement(
+        account_id: uuid.UUID | str,
+        asset: str | None,
+        date_from: date | None,
+        date_to: date | None,
+        cursor: str | None,
+        limit: int | None,
+    ) -> Call[schemas.StatementOut]:
+        params = _query(asset=asset, cursor=cursor, limit=limit)
+        params += _query(**{"from": date_from, "to": date_to})
+        return Call("GET", f"/v1/accounts/{account_id}/statement", _parse_statement, params=params)
+
+    @staticmethod
+    def create_entry(
+        ledger_id: uuid.UUID | str, body: schemas.EntryCreate, key: str | None
+    ) -> Call[schemas.EntryOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/entries",
+            _parse_entry,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def create_entries_batch(
+        ledger_id: uuid.UUID | str,
+        entries: Sequence[schemas.EntryCreate],
+        atomic: bool,
+        key: str | None,
+    ) -> Call[schemas.BatchResult]:
+        body = schemas.BatchCreate(entries=list(entries), atomic=atomic)
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/entries:batch",
+            _parse_batch,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_entries(ledger_id: uuid.UUID | str, query: "EntryQuery") -> Call[schemas.EntryPage]:
+        return Call(
+            "GET", f"/v1/ledgers/{ledger_id}/entries", _parse_entry_page, params=query.params()
+        )
+
+    @staticmethod
+    def get_entry(entry_id: uuid.UUID | str) -> Call[schemas.EntryOut]:
+        return Call("GET", f"/v1/entries/{entry_id}", _parse_entry)
+
+    @staticmethod
+    def post_entry(
+        entry_id: uuid.UUID | str, amounts: Sequence[str] | None, key: str | None
+    ) -> Call[schemas.EntryOut]:
+        body = None if amounts is None else _json(schemas.EntryPost(amounts=list(amounts)))
+        return Call(
+            "POST",
+            f"/v1/entries/{entry_id}:post",
+            _parse_entry,
+            content=body,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def void_entry(entry_id: uuid.UUID | str, key: str | None) -> Call[schemas.EntryOut]:
+        return Call("POST", f"/v1/entries/{entry_id}:void", _parse_entry, idempotency_key=_key(key))
+
+    @staticmethod
+    def reverse_entry(
+        entry_id: uuid.UUID | str, body: schemas.EntryReverse | None, key: str | None
+    ) -> Call[schemas.EntryOut]:
+        return Call(
+            "POST",
+            f"/v1/entries/{entry_id}:reverse",
+            _parse_entry,
+            content=None if body is None else _json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_periods(ledger_id: uuid.UUID | str) -> Call[list[schemas.PeriodOut]]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}/periods", _parse_periods)
+
+    @staticmethod
+    def create_period(
+        ledger_id: uuid.UUID | str, body: schemas.PeriodCreate, key: str | None
+    ) -> Call[schemas.PeriodOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/periods",
+            _parse_period,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def set_period(
+        ledger_id: uuid.UUID | str, period_id: uuid.UUID | str, action: str, key: str | None
+    ) -> Call[schemas.PeriodOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/periods/{period_id}:{action}",
+            _parse_period,
+            idempotency_key=_key(key),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryQuery:
+    """Filters of ``list_entries``/``iter_entries``."""
+
+    account: uuid.UUID | str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    status: EntryStatus | str | None = None
+    source_type: str | None = None
+    source_id: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    cursor: str | None = None
+    limit: int | None = None
+
+    def params(self) -> tuple[tuple[str, str], ...]:
+        params = _query(
+            account=self.account,
+            status=self.status,
+            source_type=self.source_type,
+            source_id=self.source_id,
+            cursor=self.cursor,
+            limit=self.limit,
+        )
+        params += _query(**{"from": self.date_from, "to": self.date_to})
+        return params + tuple((f"metadata[{k}]", v) for k, v in self.metadata.items())
+
+
+class _Page(Protocol[T_co]):
+    @property
+    def data(self) -> Sequence[T_co]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+def _headers(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT}
+
+
+class Client:
+    """The synchronous SDK. Use as a context manager, or call :meth:`close`.
+
+    Every POST carries an ``Idempotency-Key`` (the caller's, or a fresh UUID4) that is reused
+    on every retry. Errors are :class:`ApiError`; a server that stays unreachable after the
+    retries raises the last :class:`httpx.TransportError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        backoff: float = 0.5,
+    ) -> None:
+        self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff)
+        self._http = httpx.Client(
+            base_url=base_url, headers=_headers(api_key), timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, call: Call[T]) -> T:
+        """Send one call, retrying per :attr:`retry`; parse the answer or raise ApiError."""
+        attempt = 0
+        while True:
+            outcome: httpx.Response | httpx.TransportError
+            try:
+                outcome = self._http.send(call.request(self._http))
+            except httpx.TransportError as exc:
+                outcome = exc
+            wait = self.retry.delay(attempt, outcome)
+            if wait is None:
+                if isinstance(outcome, httpx.TransportError):
+                    raise outcome
+                return call.result(outcome)
+            if isinstance(outcome, httpx.Response):
+                outcome.close()
+            time.sleep(wait)
+            attempt += 1
+
+    def _pages(self, fetch: Callable[[str | None], _Page[T]]) -> Iterator[T]:
+        cursor: str | None = None
+        while True:
+            page = fetch(cursor)
+            yield from page.data
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # auth
+    def whoami(self) -> WhoAmI:
+        return self.send(_Endpoints.whoami())
+
+    # assets
+    def define_asset(
+        self, body: schemas.AssetCreate, *, idempotency_key: str | None = None
+    ) -> schemas.AssetOut:
+        return self.send(_Endpoints.define_asset(body, idempotency_key))
+
+    def list_assets(self) -> list[schemas.AssetOut]:
+        return self.send(_Endpoints.list_assets())
+
+    # ledgers
+    def create_ledger(
+        self, body: schemas.LedgerCreate, *, idempotency_key: str | None = None
+    ) -> schemas.LedgerOut:
+        return self.send(_Endpoints.create_ledger(body, idempotency_key))
+
+    def list_ledgers(self) -> list[schemas.LedgerOut]:
+        return self.send(_Endpoints.list_ledgers())
+
+    def get_ledger(self, ledger_id: uuid.UUID | str) -> schemas.LedgerOut:
+        return self.send(_Endpoints.get_ledger(ledger_id))
+
+    def verify_ledger(self, ledger_id: uuid.UUID | str) -> schemas.VerifyOut:
+        return self.send(_Endpoints.verify_ledger(ledger_id))
+
+    # accounts
+    def create_account(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: schemas.AccountCreate,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.AccountOut:
+        return self.send(_Endpoints.create_account(ledger_id, body, idempotency_key))
+
+    def import_chart(
+        self,
+        ledger_id: uuid.UUID | str,
+        csv_text: str,
+        asset: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.ChartImportOut:
+        return self.send(_Endpoints.import_chart(ledger_id, csv_text, asset, idempotency_key))
+
+    def list_accounts(
+        self,
+        ledger_id: uuid.UUID | str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        status: str | None = None,
+        type: str | None = None,
+    ) -> schemas.AccountPage:
+        return self.send(_Endpoints.list_accounts(ledger_id, cursor, limit, status, type))
+
+    def iter_accounts(
+        self,
+        ledger_id: uuid.UUID | str,
+        *,
+        page_size: int = 100,
+        status: str | None = None,
+        type: str | None = None,
+    ) -> Iterator[schemas.AccountOut]:
+        """Every account of the ledger, by code, fetching page after page."""
+        return self._pages(
+            lambda c: self.list_accounts(
+                ledger_id, cursor=c, limit=page_size, status=status, type=type
+            )
+        )
+
+    def get_account(self, account_id: uuid.UUID | str) -> schemas.AccountOut:
+        return self.send(_Endpoints.get_account(account_id))
+
+    def update_account(
+        self, account_id: uuid.UUID | str, body: schemas.AccountUpdate
+    ) -> schemas.AccountOut:
+        return self.send(_Endpoints.update_account(account_id, body))
+
+    def get_balance(
+        self, account_id: uuid.UUID | str, as_of: date | None = None
+    ) -> schemas.AccountBalanceOut:
+        return self.send(_Endpoints.get_balance(account_id, as_of))
+
+    def get_statement(
+        self,
+        account_id: uuid.UUID | str,
+        *,
+        asset: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> schemas.StatementOut:
+        return self.send(
+            _Endpoints.get_statement(account_id, asset, date_from, date_to, cursor, limit)
+        )
+
+    # entries
+    def create_entry(
+        self,
+        ledger_id: uuid.UUID | str,
+        entry: schemas.EntryCreate,
+        idempotency_key: str | None = None,
+    ) -> schemas.EntryOut:
+        return self.send(_Endpoints.create_entry(ledger_id, entry, idempotency_key))
+
+    def create_entries_batch(
+        self,
+        ledger_id: uuid.UUID | str,
+        entries: Sequence[schemas.EntryCreate],
+        *,
+        atomic: bool = True,
+        idempotency_key: str | None = None,
+    ) -> schemas.BatchResult:
+        return self.send(
+            _Endpoints.create_entries_batch(ledger_id, entries, atomic, idempotency_key)
+        )
+
+    def list_entries(
+        self, ledger_id: uuid.UUID | str, query: EntryQuery | None = None
+    ) -> schemas.EntryPage:
+        """One page, newest first."""
+        return self.send(_Endpoints.list_entries(ledger_id, query or EntryQuery()))
+
+    def iter_entries(
+        self, ledger_id: uuid.UUID | str, query: EntryQuery | None = None
+    ) -> Iterator[schemas.EntryOut]:
+        """Every matching entry, newest first, fetching page after page."""
+        base = query or EntryQuery()
+        return self._pages(lambda c: self.list_entries(ledger_id, replace(base, cursor=c)))
+
+    def get_entry(self, entry_id: uuid.UUID | str) -> schemas.EntryOut:
+        return self.send(_Endpoints.get_entry(entry_id))
+
+    def post_entry(
+        self,
+        entry_id: uuid.UUID | str,
+        amounts: Sequence[str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.EntryOut:
+        return self.send(_Endpoints.post_entry(entry_id, amounts, idempotency_key))
+
+    def void_entry(
+        self, entry_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> schemas.EntryOut:
+        return self.send(_Endpoints.void_entry(entry_id, idempotency_key))
+
+    def reverse_entry(
+        self,
+        entry_id: uuid.UUID | str,
+        body: schemas.EntryReverse | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.EntryOut:
+        return self.send(_Endpoints.reverse_entry(entry_id, body, idempotency_key))
+
+    # periods
+    def list_periods(self, ledger_id: uuid.UUID | str) -> list[schemas.PeriodOut]:
+        return self.send(_Endpoints.list_periods(ledger_id))
+
+    def create_period(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: schemas.PeriodCreate,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.PeriodOut:
+        return self.send(_Endpoints.create_period(ledger_id, body, idempotency_key))
+
+    def close_period(
+        self,
+        ledger_id: uuid.UUID | str,
+        period_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.PeriodOut:
+        return self.send(_Endpoints.set_period(ledger_id, period_id, "close", idempotency_key))
+
+    def reopen_period(
+        self,
+        ledger_id: uuid.UUID | str,
+        period_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.PeriodOut:
+        return self.send(_Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key))
+
+
+class AsyncClient:
+    """The asynchronous SDK; the same methods as :class:`Client`, awaited.
+
+    Use as ``async with``, or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: float = 0.5,
+    ) -> None:
+        self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=_headers(api_key), timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send(self, call: Call[T]) -> T:
+        """Send one call, retrying per :attr:`retry`; parse the answer or raise ApiError."""
+        attempt = 0
+        while True:
+            outcome: httpx.Response | httpx.TransportError
+            try:
+                outcome = await self._http.send(call.request(self._http))
+            except httpx.TransportError as exc:
+                outcome = exc
+            wait = self.retry.delay(attempt, outcome)
+            if wait is None:
+                if isinstance(outcome, httpx.TransportError):
+                    raise outcome
+                return call.result(outcome)
+            if isinstance(outcome, httpx.Response):
+                await outcome.aclose()
+            await asyncio.sleep(wait)
+            attempt += 1
+
+    async def _pages(self, fetch: Callable[[str | None], Awaitable[_Page[T]]]) -> AsyncIterator[T]:
+        cursor: str | None = None
+        while True:
+            page = await fetch(cursor)
+            for item in page.data:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # auth
+    async def whoami(self) -> WhoAmI:
+        return await self.send(_Endpoints.whoami())
+
+    # assets
+    async def define_asset(
+        self, body: schemas.AssetCreate, *, idempotency_key: str | None = None
+    ) -> schemas.AssetOut:
+        return await self.send(_Endpoints.define_asset(body, idempotency_key))
+
+    async def list_assets(self) -> list[schemas.AssetOut]:
+        return await self.send(_Endpoints.list_assets())
+
+    # ledgers
+    async def create_ledger(
+        self, body: schemas.LedgerCreate, *, idempotency_key: str | None = None
+    ) -> schemas.LedgerOut:
+        return await self.send(_Endpoints.create_ledger(body, idempotency_key))
+
+    async def list_ledgers(self) -> list[schemas.LedgerOut]:
+        return await self.send(_Endpoints.list_ledgers())
+
+    async def get_ledger(self, ledger_id: uuid.UUID | str) -> schemas.LedgerOut:
+        return await self.send(_Endpoints.get_ledger(ledger_id))
+
+    async def verify_ledger(self, ledger_id: uuid.UUID | str) -> schemas.VerifyOut:
+        return await self.send(_Endpoints.verify_ledger(ledger_id))
+
+    # accounts
+    async def create_account(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: schemas.AccountCreate,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.AccountOut:
+        return await self.send(_Endpoints.create_account(ledger_id, body, idempotency_key))
+
+    async def import_chart(
+        self,
+        ledger_id: uuid.UUID | str,
+        csv_text: str,
+        asset: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.ChartImportOut:
+        return await self.send(_Endpoints.import_chart(ledger_id, csv_text, asset, idempotency_key))
+
+    async def list_accounts(
+        self,
+        ledger_id: uuid.UUID | str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        status: str | None = None,
+        type: str | None = None,
+    ) -> schemas.AccountPage:
+        return await self.send(_Endpoints.list_accounts(ledger_id, cursor, limit, status, type))
+
+    def iter_accounts(
+        self,
+        ledger_id: uuid.UUID | str,
+        *,
+        page_size: int = 100,
+        status: str | None = None,
+        type: str | None = None,
+    ) -> AsyncIterator[schemas.AccountOut]:
+        """Every account of the ledger, by code, fetching page after page."""
+        return self._pages(
+            lambda c: self.list_accounts(
+                ledger_id, cursor=c, limit=page_size, status=status, type=type
+            )
+        )
+
+    async def get_account(self, account_id: uuid.UUID | str) -> schemas.AccountOut:
+        return await self.send(_Endpoints.get_account(account_id))
+
+    async def update_account(
+        self, account_id: uuid.UUID | str, body: schemas.AccountUpdate
+    ) -> schemas.AccountOut:
+        return await self.send(_Endpoints.update_account(account_id, body))
+
+    async def get_balance(
+        self, account_id: uuid.UUID | str, as_of: date | None = None
+    ) -> schemas.AccountBalanceOut:
+        return await self.send(_Endpoints.get_balance(account_id, as_of))
+
+    async def get_statement(
+        self,
+        account_id: uuid.UUID | str,
+        *,
+        asset: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> schemas.StatementOut:
+        return await self.send(
+            _Endpoints.get_statement(account_id, asset, date_from, date_to, cursor, limit)
+        )
+
+    # entries
+    async def create_entry(
+        self,
+        ledger_id: uuid.UUID | str,
+        entry: schemas.EntryCreate,
+        idempotency_key: str | None = None,
+    ) -> schemas.EntryOut:
+        return await self.send(_Endpoints.create_entry(ledger_id, entry, idempotency_key))
+
+    async def create_entries_batch(
+        self,
+        ledger_id: uuid.UUID | str,
+        entries: Sequence[schemas.EntryCreate],
+        *,
+        atomic: bool = True,
+        idempotency_key: str | None = None,
+    ) -> schemas.BatchResult:
+        return await self.send(
+            _Endpoints.create_entries_batch(ledger_id, entries, atomic, idempotency_key)
+        )
+
+    async def list_entries(
+        self, ledger_id: uuid.UUID | str, query: EntryQuery | None = None
+    ) -> schemas.EntryPage:
+        """One page, newest first."""
+        return await self.send(_Endpoints.list_entries(ledger_id, query or EntryQuery()))
+
+    def iter_entries(
+        self, ledger_id: uuid.UUID | str, query: EntryQuery | None = None
+    ) -> AsyncIterator[schemas.EntryOut]:
+        """Every matching entry, newest first, fetching page after page."""
+        base = query or EntryQuery()
+        return self._pages(lambda c: self.list_entries(ledger_id, replace(base, cursor=c)))
+
+    async def get_entry(self, entry_id: uuid.UUID | str) -> schemas.EntryOut:
+        return await self.send(_Endpoints.get_entry(entry_id))
+
+    async def post_entry(
+        self,
+        entry_id: uuid.UUID | str,
+        amounts: Sequence[str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.EntryOut:
+        return await self.send(_Endpoints.post_entry(entry_id, amounts, idempotency_key))
+
+    async def void_entry(
+        self, entry_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> schemas.EntryOut:
+        return await self.send(_Endpoints.void_entry(entry_id, idempotency_key))
+
+    async def reverse_entry(
+        self,
+        entry_id: uuid.UUID | str,
+        body: schemas.EntryReverse | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.EntryOut:
+        return await self.send(_Endpoints.reverse_entry(entry_id, body, idempotency_key))
+
+    # periods
+    async def list_periods(self, ledger_id: uuid.UUID | str) -> list[schemas.PeriodOut]:
+        return await self.send(_Endpoints.list_periods(ledger_id))
+
+    async def create_period(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: schemas.PeriodCreate,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.PeriodOut:
+        return await self.send(_Endpoints.create_period(ledger_id, body, idempotency_key))
+
+    async def close_period(
+        self,
+        ledger_id: uuid.UUID | str,
+        period_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.PeriodOut:
+        return await self.send(
+            _Endpoints.set_period(ledger_id, period_id, "close", idempotency_key)
+        )
+
+    async def reopen_period(
+        self,
+        ledger_id: uuid.UUID | str,
+        period_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> schemas.PeriodOut:
+        return await self.send(
+            _Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key)
+        )
+
+
+__all__ = [
+    "ApiError",
+    "AsyncClient",
+    "Call",
+    "Client",
+    "EntryQuery",
+    "FieldProblem",
+    "RetryPolicy",
+]
