@@ -43,3 +43,10 @@ format: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-ledger
+# Ledger throughput on the local PostgreSQL (throw-away database; see docs/benchmarks.md).
+bench-ledger: install
+	$(BIN)/python -m bench.ledger
+
+bench: bench-ledger

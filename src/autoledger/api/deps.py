@@ -75,7 +75,6 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 async def _principal(
     security_scopes: SecurityScopes,
     request: Request,
-    session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> auth.Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -87,8 +86,12 @@ async def _principal(
     digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
     principal = cache.get(digest)
     if principal is None or (principal.expires_at is not None and principal.expires_at <= utcnow()):
+        # A short session of its own: a route that writes through the journal writer must not
+        # hold a pooled connection while it waits (64 waiting requests would starve the pool).
+        maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
         try:
-            principal = await auth.authenticate(session, credentials.credentials)
+            async with maker() as session:
+                principal = await auth.authenticate(session, credentials.credentials)
         except InvalidApiKey as exc:
             exc.headers["WWW-Authenticate"] = "Bearer"
             raise

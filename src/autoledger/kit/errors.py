@@ -86,3 +86,8 @@ class ConfigurationError(Exception):
 
     def __str__(self) -> str:
         return f"invalid setting {self.setting}: {self.reason}"
+
+
+class InvalidCursor(InvalidRequest):
+    code = "request.invalid_cursor"
+    title = "Invalid cursor"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.kit.clock import utcnow
-from autoledger.kit.errors import FieldError
+from autoledger.kit.errors import FieldError, InvalidCursor
 from autoledger.kit.money import Asset, iso_currency, resolve_asset
 from autoledger.ledger import chain
 from autoledger.ledger.chart import ChartRow, load_template, parse_chart_csv
