@@ -345,7 +345,7 @@ def decode_statement_cursor(cursor: str) -> tuple[date, int, int]:
         day, seq, index = raw.split("|")
         return date.fromisoformat(day), int(seq), int(index)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidPeriod(
+        raise InvalidCursor(
             "invalid cursor", errors=[FieldError("cursor", "not a cursor this API issued")]
         ) from None
 
