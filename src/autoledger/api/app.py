@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autoledger import __version__
@@ -21,9 +22,10 @@ from autoledger.db.migrate import head_revision
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
 from autoledger.ledger import api as ledger_api
-from autoledger.ledger.expiry import expire_pending_forever
+from autoledger.ledger.expiry import expire_pending
 from autoledger.ledger.writer import JournalWriter
 from autoledger.platform.auth import api as auth_api
+from autoledger.platform.idempotency.service import purge_expired
 from autoledger.platform.observability.metrics import HttpMetrics
 from autoledger.platform.observability.tracing import instrument, tracer_provider
 
@@ -84,6 +86,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+async def _housekeeping(
+    writer: JournalWriter, sessionmaker: async_sessionmaker[AsyncSession], interval: float
+) -> None:
+    """Periodic chores of an API process: void expired holds, forget expired idempotency keys."""
+    while True:
+        try:
+            await expire_pending(writer, sessionmaker)
+            async with sessionmaker() as session:
+                await purge_expired(session)
+                await session.commit()
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("housekeeping.failed")
+        await asyncio.sleep(interval)
+
+
 def create_app(settings: Settings) -> FastAPI:
     engine = create_engine(settings)
     provider = tracer_provider(settings)
@@ -101,7 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("service.starting", version=__version__, database=engine.dialect.name)
         await writer.start()
         expiry = asyncio.create_task(
-            expire_pending_forever(writer, sessionmaker, settings.pending_expiry_interval_seconds)
+            _housekeeping(writer, sessionmaker, settings.pending_expiry_interval_seconds)
         )
         yield
         expiry.cancel()

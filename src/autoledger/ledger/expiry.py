@@ -1,7 +1,5 @@
 """Pending entries past their ``expires_at`` are voided by the system, through the journal."""
 
-import asyncio
-
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,14 +24,3 @@ async def expire_pending(
     voided = sum(1 for o in outcomes if not isinstance(o, Exception))
     log.info("ledger.pending_expired", voided=voided, due=len(due))
     return voided
-
-
-async def expire_pending_forever(
-    writer: JournalWriter, sessionmaker: async_sessionmaker[AsyncSession], interval: float
-) -> None:
-    while True:
-        try:
-            await expire_pending(writer, sessionmaker)
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception("ledger.expiry_failed")
-        await asyncio.sleep(interval)
