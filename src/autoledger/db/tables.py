@@ -6,6 +6,7 @@ TABLE_MODULES = (
     "autoledger.platform.auth.tables",
     "autoledger.platform.idempotency.tables",
     "autoledger.ledger.tables",
+    "autoledger.platform.events.tables",
 )
 
 

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
 
-    bus: Literal["inprocess"] = "inprocess"
+    bus: Literal["inprocess", "nats", "pubsub"] = "inprocess"
     key_provider: Literal["local"] = "local"
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -48,6 +48,31 @@ class Settings(BaseSettings):
     writer_max_group: int = Field(default=512, ge=1, le=10_000)
     writer_max_queue: int = Field(default=20_000, ge=1)
     pending_expiry_interval_seconds: float = Field(default=5.0, gt=0)
+
+    # Event backbone (ADR 0005). The namespace prefixes every stream, subject, topic and
+    # subscription, so several deployments (or test runs) can share one broker.
+    bus_namespace: str = Field(default="autoledger", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_dedup_window_seconds: float = Field(default=120.0, gt=0)
+    pubsub_project: str = Field(default="autoledger-local", min_length=6, max_length=30)
+    pubsub_emulator_host: str | None = None
+    embedded_worker: bool = True
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_idle_seconds: float = Field(default=0.05, gt=0)
+    relay_lease_seconds: float = Field(default=30.0, gt=0)
+    consumer_max_attempts: int = Field(default=8, ge=1, le=100)
+    consumer_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    consumer_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    consumer_prefetch: int = Field(default=64, ge=1, le=10_000)
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    outbox_max_lag: int = Field(default=100_000, ge=1)
+    outbox_retention_hours: int = Field(default=24, ge=1)
+    inbox_retention_hours: int = Field(default=24 * 7, ge=1)
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    webhook_disable_after_hours: float = Field(default=24.0, gt=0)
 
     bootstrap_tenant: str = "demo"
     require_services: bool = False

@@ -17,7 +17,7 @@ commit order even with several writer processes.
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.ids import new_id
 from autoledger.kit.money import format_amount, parse_amount, resolve_asset
-from autoledger.ledger import chain
+from autoledger.ledger import chain, events
 from autoledger.ledger.commands import (
     Command,
     CreateEntry,
@@ -65,6 +65,8 @@ from autoledger.ledger.repository import LedgerRepository
 from autoledger.ledger.tables import Account, JournalEntry, JournalLogRecord, Ledger, Posting
 from autoledger.ledger.types import AccountType, Direction
 from autoledger.ledger.views import EntryView, PostingView
+from autoledger.platform.events import outbox
+from autoledger.platform.events.envelope import Event
 
 Outcome = EntryView | AutoledgerError
 BalanceKey = tuple[uuid.UUID, str]
@@ -626,6 +628,7 @@ async def execute(
     writes = _Writes()
     seen_clients: dict[tuple[uuid.UUID, str], EntryView] = {}
     reversed_now: set[uuid.UUID] = set()
+    news: list[Event] = []
     for plan in plans:
         client_key = (plan.ledger_id, plan.client_id) if plan.client_id else None
         if client_key is not None and client_key in seen_clients:
@@ -651,6 +654,7 @@ async def execute(
         )
         if plan.reverses_id is not None:
             reversed_now.add(plan.reverses_id)
+        news.extend(events.entry_events(plan.tenant_id, view, _formatter(ctx, plan.tenant_id)))
         if client_key is not None:
             seen_clients[client_key] = view
         outcomes[plan.index] = view
@@ -683,9 +687,18 @@ async def execute(
             for (a, s), st in sorted(((k, states[k]) for k in changed), key=lambda kv: kv[0])
         ]
     )
+    await outbox.append(repo.session, news)
     for head in ctx.heads.values():
         await repo.advance_ledger(head.ledger_id, head.last_seq, head.last_hash)
     return [o for o in outcomes if o is not None]
+
+
+def _formatter(ctx: _Context, tenant_id: uuid.UUID) -> Callable[[int, str], str]:
+    def amount(minor: int, asset: str) -> str:
+        scale = ctx.scale(tenant_id, asset)
+        return format_amount(minor, 0 if scale is None else scale)
+
+    return amount
 
 
 def _replay(ctx: _Context, command: Command) -> EntryView | None:

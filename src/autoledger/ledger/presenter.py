@@ -1,6 +1,7 @@
 """Turns ledger read models (minor units) into API schemas (decimal strings)."""
 
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,35 +38,7 @@ class Presenter:
         return self.entry_now(view)
 
     def entry_now(self, view: EntryView) -> schemas.EntryOut:
-        return schemas.EntryOut(
-            id=view.id,
-            ledger_id=view.ledger_id,
-            client_id=view.client_id,
-            seq=view.seq,
-            status=view.status,  # type: ignore[arg-type]
-            effective_date=view.effective_date,
-            recorded_at=view.recorded_at,
-            description=view.description,
-            metadata=view.metadata,
-            source=schemas.SourceOut(type=view.source_type, id=view.source_id),
-            actor=view.actor,
-            reverses_id=view.reverses_id,
-            expires_at=view.expires_at,
-            resolved_at=view.resolved_at,
-            postings=[
-                schemas.PostingOut(
-                    index=p.index,
-                    account_id=p.account_id,
-                    asset=p.asset,
-                    direction=p.direction,  # type: ignore[arg-type]
-                    amount=self.amount(p.amount, p.asset),
-                    posted_amount=None
-                    if p.posted_amount is None
-                    else self.amount(p.posted_amount, p.asset),
-                )
-                for p in view.postings
-            ],
-        )
+        return entry_out(view, self.amount)
 
     async def account(self, account: Account) -> schemas.AccountOut:
         code = account.asset
@@ -137,6 +110,37 @@ class Presenter:
             ],
             next_cursor=view.next_cursor,
         )
+
+
+def entry_out(view: EntryView, amount: Callable[[int, str], str]) -> schemas.EntryOut:
+    """``amount(minor, asset)`` formats each posting's amounts."""
+    return schemas.EntryOut(
+        id=view.id,
+        ledger_id=view.ledger_id,
+        client_id=view.client_id,
+        seq=view.seq,
+        status=view.status,  # type: ignore[arg-type]
+        effective_date=view.effective_date,
+        recorded_at=view.recorded_at,
+        description=view.description,
+        metadata=view.metadata,
+        source=schemas.SourceOut(type=view.source_type, id=view.source_id),
+        actor=view.actor,
+        reverses_id=view.reverses_id,
+        expires_at=view.expires_at,
+        resolved_at=view.resolved_at,
+        postings=[
+            schemas.PostingOut(
+                index=p.index,
+                account_id=p.account_id,
+                asset=p.asset,
+                direction=p.direction,  # type: ignore[arg-type]
+                amount=amount(p.amount, p.asset),
+                posted_amount=None if p.posted_amount is None else amount(p.posted_amount, p.asset),
+            )
+            for p in view.postings
+        ],
+    )
 
 
 def ledger_out(ledger: Ledger) -> schemas.LedgerOut:

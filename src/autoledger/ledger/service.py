@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import FieldError, InvalidCursor
 from autoledger.kit.money import Asset, iso_currency, resolve_asset
-from autoledger.ledger import chain
+from autoledger.ledger import chain, events
 from autoledger.ledger.chart import ChartRow, load_template, parse_chart_csv
 from autoledger.ledger.domain import AccountStatus, BalanceState, EntryStatus
 from autoledger.ledger.errors import (
@@ -40,6 +40,7 @@ from autoledger.ledger.views import (
     StatementLine,
     VerifyReport,
 )
+from autoledger.platform.events import outbox
 
 
 # assets
@@ -89,6 +90,7 @@ async def create_ledger(
     rows = load_template(chart_template) if chart_template else []
     ledger = Ledger(tenant_id=tenant_id, name=name, base_currency=base_currency, meta=metadata)
     await LedgerRepository(session).add(ledger)
+    await outbox.append(session, [events.ledger_created(ledger)])
     if rows:
         await import_chart(session, tenant_id, ledger.id, rows, asset=base_currency)
     return ledger
@@ -163,6 +165,7 @@ async def create_account(
         raise DuplicateAccountCode(f"account code {code} is taken in this ledger") from None
     if asset is not None:
         await repo.ensure_balances(tenant_id, [(account.id, asset)])
+    await outbox.append(session, [events.account_changed(account, created=True)])
     return account
 
 
@@ -244,6 +247,7 @@ async def update_account(
     if metadata is not None:
         account.meta = metadata
     await session.flush()
+    await outbox.append(session, [events.account_changed(account, created=False)])
     return account
 
 
@@ -503,6 +507,7 @@ async def set_period_status(
     period.closed_at = utcnow() if closed else None
     period.closed_by = actor if closed else None
     await session.flush()
+    await outbox.append(session, [events.period_changed(period)])
     return period
 
 

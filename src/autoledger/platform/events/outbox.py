@@ -1,0 +1,173 @@
+"""The transactional outbox: events are rows written in the same transaction as the change.
+
+:func:`append` is all a producer calls. The relay side (:func:`claim`, :func:`mark_sent`,
+:func:`release`) lives here too, so every query on the table is in one place.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, and_, delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoledger.kit.clock import utcnow
+from autoledger.platform.events.envelope import Event
+from autoledger.platform.events.tables import OutboxRecord
+
+_T: Table = OutboxRecord.__table__  # type: ignore[assignment]
+
+# A transaction-scoped advisory lock serializes claims on PostgreSQL (they are short), which
+# is what keeps per-key order with several relays: see claim().
+_CLAIM_LOCK = 0x6175746F6C656467  # "autoledg"
+
+
+def rows(events: Sequence[Event], *, now: datetime | None = None) -> list[dict[str, object]]:
+    at = now or utcnow()
+    return [
+        {
+            "event_id": e.id,
+            "dedup_id": str(e.id),
+            "tenant_id": e.tenant,
+            "type": e.type,
+            "ordering_key": e.partitionkey,
+            "body": e.to_json(),
+            "created_at": at,
+            "attempts": 0,
+        }
+        for e in events
+    ]
+
+
+async def append(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Add ``events`` to the caller's transaction (set-based; nothing if empty)."""
+    if events:
+        await session.execute(insert(_T), rows(events))
+
+
+async def append_replay(session: AsyncSession, event: Event, dedup_id: str) -> None:
+    """Queue ``event`` again under a new broker dedup id (a dead-letter replay)."""
+    row = rows([event])[0]
+    row["dedup_id"] = dedup_id
+    await session.execute(insert(_T).values(**row))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    seq: int
+    dedup_id: str
+    type: str
+    ordering_key: str
+    body: bytes
+
+
+async def claim(
+    session: AsyncSession, owner: str, limit: int, lease: float, now: datetime | None = None
+) -> list[Claimed]:
+    """Lease up to ``limit`` unsent rows to ``owner``, oldest first, and commit the lease.
+
+    A row is claimable when it is unsent, not leased by a live relay, and no earlier unsent
+    row of its ordering key is leased by another relay: so two relays never publish the same
+    key at once, and each key goes out in ``seq`` order. On PostgreSQL the claim takes a
+    transaction advisory lock so that claims run one at a time (a claim is one short UPDATE);
+    ``FOR UPDATE SKIP LOCKED`` keeps it from waiting on rows a ``mark_sent`` still holds.
+    SQLite has one writer at a time anyway, and one relay per database.
+    """
+    at = now or utcnow()
+    until = at + timedelta(seconds=lease)
+    pg = session.bind.dialect.name == "postgresql" if session.bind is not None else False
+    if pg:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
+    earlier = _T.alias("earlier")
+    blocked = (
+        select(earlier.c.seq)
+        .where(
+            earlier.c.ordering_key == _T.c.ordering_key,
+            earlier.c.seq < _T.c.seq,
+            earlier.c.published_at.is_(None),
+            earlier.c.lease_until > at,
+            func.coalesce(earlier.c.lease_owner, "") != owner,
+        )
+        .exists()
+    )
+    candidates = (
+        select(_T.c.seq)
+        .where(
+            _T.c.published_at.is_(None),
+            (_T.c.lease_until.is_(None)) | (_T.c.lease_until <= at) | (_T.c.lease_owner == owner),
+            ~blocked,
+        )
+        .order_by(_T.c.seq)
+        .limit(limit)
+    )
+    if pg:
+        candidates = candidates.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(_T)
+        .where(_T.c.seq.in_(candidates.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=until, attempts=_T.c.attempts + 1)
+        .returning(_T.c.seq, _T.c.dedup_id, _T.c.type, _T.c.ordering_key, _T.c.body)
+    )
+    claimed = [Claimed(*r) for r in result.all()]
+    await session.commit()
+    claimed.sort(key=lambda c: c.seq)
+    return claimed
+
+
+async def mark_sent(session: AsyncSession, owner: str, seqs: Sequence[int]) -> None:
+    if seqs:
+        await session.execute(
+            update(_T)
+            .where(_T.c.seq.in_(list(seqs)), _T.c.lease_owner == owner)
+            .values(published_at=utcnow(), lease_owner=None, lease_until=None, last_error=None)
+        )
+
+
+async def release(
+    session: AsyncSession, owner: str, failed: Sequence[tuple[int, str]], *, retry_in: float
+) -> None:
+    """Give rows back after a failed publish: claimable again after ``retry_in`` seconds."""
+    until = utcnow() + timedelta(seconds=retry_in)
+    for seq, error in failed:
+        await session.execute(
+            update(_T)
+            .where(_T.c.seq == seq, _T.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=until, last_error=error[:2000])
+        )
+
+
+async def release_all(session: AsyncSession, owner: str) -> int:
+    """Drop every lease of ``owner`` (graceful shutdown): another relay may take over now."""
+    result = await session.execute(
+        update(_T)
+        .where(_T.c.lease_owner == owner, _T.c.published_at.is_(None))
+        .values(lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    unsent: int
+    oldest_age_seconds: float
+
+
+async def lag(session: AsyncSession, now: datetime | None = None) -> Lag:
+    result = await session.execute(
+        select(func.count(), func.min(_T.c.created_at)).where(_T.c.published_at.is_(None))
+    )
+    count, oldest = result.one()
+    if oldest is None:
+        return Lag(0, 0.0)
+    if oldest.tzinfo is None:  # SQLite aggregates bypass the column type
+        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=(now or utcnow()).tzinfo)
+    return Lag(int(count), max(((now or utcnow()) - oldest).total_seconds(), 0.0))
+
+
+async def purge_published(session: AsyncSession, older_than: timedelta) -> int:
+    result = await session.execute(
+        delete(_T).where(
+            and_(_T.c.published_at.is_not(None), _T.c.published_at < utcnow() - older_than)
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
