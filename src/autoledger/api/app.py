@@ -1,15 +1,12 @@
 """The app factory: one function builds the whole HTTP service from one ``Settings``."""
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autoledger import __version__
@@ -17,17 +14,16 @@ from autoledger.api import health
 from autoledger.api.deps import PrincipalCache
 from autoledger.api.middleware import RequestContextMiddleware
 from autoledger.api.problems import Problem, from_error, problem
-from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.migrate import head_revision
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
 from autoledger.ledger import api as ledger_api
-from autoledger.ledger.expiry import expire_pending
-from autoledger.ledger.writer import JournalWriter
 from autoledger.platform.auth import api as auth_api
-from autoledger.platform.idempotency.service import purge_expired
-from autoledger.platform.observability.metrics import HttpMetrics
+from autoledger.platform.events import api as events_api
+from autoledger.platform.events.bus import Bus
+from autoledger.platform.events.consumers import Consumer
 from autoledger.platform.observability.tracing import instrument, tracer_provider
+from autoledger.runtime import Runtime
 
 log = structlog.get_logger("autoledger.api")
 
@@ -86,46 +82,26 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-async def _housekeeping(
-    writer: JournalWriter, sessionmaker: async_sessionmaker[AsyncSession], interval: float
-) -> None:
-    """Periodic chores of an API process: void expired holds, forget expired idempotency keys."""
-    while True:
-        try:
-            await expire_pending(writer, sessionmaker)
-            async with sessionmaker() as session:
-                await purge_expired(session)
-                await session.commit()
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception("housekeeping.failed")
-        await asyncio.sleep(interval)
-
-
-def create_app(settings: Settings) -> FastAPI:
-    engine = create_engine(settings)
+def create_app(
+    settings: Settings,
+    *,
+    consumers: Sequence[Consumer] | None = None,
+    bus: Bus | None = None,
+) -> FastAPI:
+    """The HTTP service. In the embedded mode (``embedded_worker``) the process also runs the
+    event worker: relay, consumers and webhook delivery; ``consumers`` and ``bus`` override
+    the registered ones (tests)."""
     provider = tracer_provider(settings)
-
-    sessionmaker = create_sessionmaker(engine)
-    writer = JournalWriter(
-        sessionmaker,
-        max_group=settings.writer_max_group,
-        max_queue=settings.writer_max_queue,
-        serialize=settings.is_sqlite,
+    runtime = Runtime.build(
+        settings, with_worker=settings.embedded_worker, consumers=consumers, bus=bus
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        log.info("service.starting", version=__version__, database=engine.dialect.name)
-        await writer.start()
-        expiry = asyncio.create_task(
-            _housekeeping(writer, sessionmaker, settings.pending_expiry_interval_seconds)
-        )
+        log.info("service.starting", version=__version__, database=runtime.engine.dialect.name)
+        await runtime.start()
         yield
-        expiry.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await expiry
-        await writer.stop()
-        await engine.dispose()
+        await runtime.stop()
         provider.shutdown()
         log.info("service.stopped")
 
@@ -141,10 +117,12 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = sessionmaker
-    app.state.journal_writer = writer
-    app.state.metrics = HttpMetrics()
+    app.state.runtime = runtime
+    app.state.engine = runtime.engine
+    app.state.sessionmaker = runtime.sessionmaker
+    app.state.journal_writer = runtime.writer
+    app.state.metrics = runtime.metrics
+    app.state.shedder = runtime.shedder
     app.state.principal_cache = PrincipalCache(settings.api_key_cache_seconds)
     app.state.migration_head = head_revision()
 
@@ -152,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth_api.router)
     app.include_router(ledger_api.router)
+    app.include_router(events_api.router)
     instrument(app, provider)
     app.add_middleware(
         RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes

@@ -16,6 +16,7 @@ from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.errors import InsufficientScope, InvalidApiKey
 from autoledger.platform.auth.schemas import Scope
 
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer al_...`")
 
 
@@ -99,6 +100,8 @@ async def _principal(
     for name in security_scopes.scopes:
         if not principal.allows(Scope(name)):
             raise InsufficientScope(f"this route needs the '{name}' scope")
+    if request.method not in _READ_METHODS:
+        request.app.state.shedder.check()  # 503 + Retry-After while the outbox is backlogged
     return principal
 
 

@@ -91,3 +91,9 @@ class ConfigurationError(Exception):
 class InvalidCursor(InvalidRequest):
     code = "request.invalid_cursor"
     title = "Invalid cursor"
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a log field: the exception type and message, no traceback (background
+    loops log a failure every round while a dependency is down)."""
+    return f"{type(exc).__name__}: {exc}"[:1000]

@@ -1,0 +1,126 @@
+"""The composition root of a process: what ``serve`` and ``worker`` run besides HTTP.
+
+One :class:`Runtime` per process owns the engine, the journal writer, the event worker
+(relay, consumers, webhook dispatcher), the outbox-lag load shedder and the housekeeping
+loop, and starts and stops them in dependency order.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from autoledger.db.engine import create_engine, create_sessionmaker
+from autoledger.kit.clock import utcnow
+from autoledger.kit.errors import describe
+from autoledger.kit.settings import Settings
+from autoledger.ledger.expiry import expire_pending
+from autoledger.ledger.writer import JournalWriter
+from autoledger.platform.events import outbox
+from autoledger.platform.events.backpressure import LoadShedder
+from autoledger.platform.events.bus import Bus
+from autoledger.platform.events.buses import create_bus
+from autoledger.platform.events.consumers import Consumer, registered_consumers
+from autoledger.platform.events.metrics import EventMetrics
+from autoledger.platform.events.tables import InboxRecord
+from autoledger.platform.events.worker import EventWorker, Service
+from autoledger.platform.idempotency.service import purge_expired
+from autoledger.platform.observability.metrics import HttpMetrics
+
+log = structlog.get_logger("autoledger.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    writer: JournalWriter
+    metrics: HttpMetrics
+    event_metrics: EventMetrics
+    shedder: LoadShedder
+    worker: EventWorker | None
+    _housekeeping: "asyncio.Task[None] | None" = field(default=None)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        with_worker: bool,
+        consumers: Sequence[Consumer] | None = None,
+        bus: Bus | None = None,
+        services: Sequence[Service] | None = None,
+    ) -> "Runtime":
+        engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        metrics = HttpMetrics()
+        event_metrics = EventMetrics(registry=metrics.registry)
+        writer = JournalWriter(
+            sessionmaker,
+            max_group=settings.writer_max_group,
+            max_queue=settings.writer_max_queue,
+            serialize=settings.is_sqlite,
+        )
+        worker = None
+        if with_worker:
+            worker = EventWorker(
+                settings,
+                sessionmaker,
+                bus if bus is not None else create_bus(settings),
+                registered_consumers() if consumers is None else consumers,
+                event_metrics,
+                services=default_services(settings, sessionmaker) if services is None else services,
+            )
+        shedder = LoadShedder(sessionmaker, settings.outbox_max_lag, event_metrics)
+        return cls(settings, engine, sessionmaker, writer, metrics, event_metrics, shedder, worker)
+
+    async def start(self) -> None:
+        await self.writer.start()
+        await self.shedder.start()
+        if self.worker is not None:
+            await self.worker.start()
+        self._housekeeping = asyncio.create_task(self._chores(), name="housekeeping")
+
+    async def stop(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        await self.writer.stop()  # commit what is queued, so its events reach the outbox
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.shedder.stop()
+        await self.engine.dispose()
+
+    async def _chores(self) -> None:
+        """Void expired holds; forget expired idempotency keys, old sent events, old inbox."""
+        s = self.settings
+        while True:
+            try:
+                await expire_pending(self.writer, self.sessionmaker)
+                async with self.sessionmaker() as session, session.begin():
+                    await purge_expired(session)
+                    await outbox.purge_published(session, timedelta(hours=s.outbox_retention_hours))
+                    await session.execute(
+                        delete(InboxRecord).where(
+                            InboxRecord.processed_at
+                            < utcnow() - timedelta(hours=s.inbox_retention_hours)
+                        )
+                    )
+            except Exception as exc:  # keep the loop alive; the next round retries
+                log.error("housekeeping.failed", error=describe(exc))
+            await asyncio.sleep(s.pending_expiry_interval_seconds)
+
+
+def default_services(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> list[Service]:
+    """Background services of a worker besides relay and consumers."""
+    del settings, sessionmaker
+    return []
