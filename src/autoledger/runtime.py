@@ -56,6 +56,7 @@ class Runtime:
         consumers: Sequence[Consumer] | None = None,
         bus: Bus | None = None,
         services: Sequence[Service] | None = None,
+        relay: bool = True,
     ) -> "Runtime":
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
@@ -75,6 +76,7 @@ class Runtime:
                 bus if bus is not None else create_bus(settings),
                 registered_consumers() if consumers is None else consumers,
                 event_metrics,
+                relay_enabled=relay,
                 services=default_services(settings, sessionmaker) if services is None else services,
             )
         shedder = LoadShedder(sessionmaker, settings.outbox_max_lag, event_metrics)

@@ -108,7 +108,23 @@ class KeyedDispatcher:
         return len(self._tasks)
 
     async def submit(self, delivery: Delivery) -> None:
+        await self.reserve()
+        self.start(delivery)
+
+    async def reserve(self) -> None:
+        """Wait for a free slot; pair with :meth:`start` (or :meth:`unreserve`). Adapters that
+        must not hold a message while waiting take the slot first, then the message."""
         await self._slots.acquire()
+
+    def unreserve(self) -> None:
+        self._slots.release()
+
+    @property
+    def free(self) -> int:
+        return self.prefetch - len(self._tasks)
+
+    def start(self, delivery: Delivery) -> None:
+        """Run ``delivery`` in a reserved slot, after earlier deliveries of its key."""
         key = delivery.message.key
         previous = self._chains.get(key)
         task = asyncio.create_task(self._run(previous, delivery))

@@ -94,9 +94,15 @@ class _Subscription:
     task: "asyncio.Task[None] | None" = None
 
     async def pump(self) -> None:
+        # Slot first, then the message: a stop() that cancels the wait loses nothing.
         while True:
-            delivery = await self.group.queue.get()
-            await self.dispatcher.submit(_Started(delivery))
+            await self.dispatcher.reserve()
+            try:
+                delivery = await self.group.queue.get()
+            except BaseException:
+                self.dispatcher.unreserve()
+                raise
+            self.dispatcher.start(_Started(delivery))
 
     async def stop(self) -> None:
         if self.task is not None:

@@ -39,10 +39,36 @@ def rows(events: Sequence[Event], *, now: datetime | None = None) -> list[dict[s
     ]
 
 
+# PostgreSQL: one INSERT of column arrays, whatever the number of events (a group commit
+# appends hundreds); one statement to prepare instead of an executemany of one row each.
+_PG_APPEND = text(
+    "INSERT INTO event_outbox"
+    " (event_id, dedup_id, tenant_id, type, ordering_key, body, created_at, attempts)"
+    " SELECT e.*, CAST(:created_at AS timestamptz), 0 FROM unnest("
+    "CAST(:event_id AS uuid[]), CAST(:dedup_id AS text[]), CAST(:tenant_id AS uuid[]),"
+    " CAST(:type AS text[]), CAST(:ordering_key AS text[]), CAST(:body AS bytea[])) AS e"
+)
+
+
 async def append(session: AsyncSession, events: Sequence[Event]) -> None:
     """Add ``events`` to the caller's transaction (set-based; nothing if empty)."""
-    if events:
-        await session.execute(insert(_T), rows(events))
+    if not events:
+        return
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(
+            _PG_APPEND,
+            {
+                "created_at": utcnow(),
+                "event_id": [e.id for e in events],
+                "dedup_id": [str(e.id) for e in events],
+                "tenant_id": [e.tenant for e in events],
+                "type": [e.type for e in events],
+                "ordering_key": [e.partitionkey for e in events],
+                "body": [e.to_json() for e in events],
+            },
+        )
+        return
+    await session.execute(insert(_T), rows(events))
 
 
 async def append_replay(session: AsyncSession, event: Event, dedup_id: str) -> None:
