@@ -78,7 +78,7 @@ class Effects:
     calls: dict[uuid.UUID, int] = field(default_factory=lambda: defaultdict(int))
     order: dict[str, list[uuid.UUID]] = field(default_factory=lambda: defaultdict(list))
     seen: asyncio.Event = field(default_factory=asyncio.Event)
-    types: frozenset[str] | None = None
+    types: frozenset[str] | None = frozenset({"test.ping.v1"})
 
     def consumer(self) -> Consumer:
         return Consumer(self.name, self.handle, self.types)
