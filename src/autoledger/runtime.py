@@ -31,6 +31,7 @@ from autoledger.platform.events.tables import InboxRecord
 from autoledger.platform.events.worker import EventWorker, Service
 from autoledger.platform.idempotency.service import purge_expired
 from autoledger.platform.observability.metrics import HttpMetrics
+from autoledger.platform.webhooks.dispatcher import WebhookDispatcher
 
 log = structlog.get_logger("autoledger.runtime")
 
@@ -124,5 +125,4 @@ def default_services(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> list[Service]:
     """Background services of a worker besides relay and consumers."""
-    del settings, sessionmaker
-    return []
+    return [WebhookDispatcher(settings, sessionmaker)]

@@ -23,6 +23,7 @@ from autoledger.platform.events import api as events_api
 from autoledger.platform.events.bus import Bus
 from autoledger.platform.events.consumers import Consumer
 from autoledger.platform.observability.tracing import instrument, tracer_provider
+from autoledger.platform.webhooks import api as webhooks_api
 from autoledger.runtime import Runtime
 
 log = structlog.get_logger("autoledger.api")
@@ -131,6 +132,7 @@ def create_app(
     app.include_router(auth_api.router)
     app.include_router(ledger_api.router)
     app.include_router(events_api.router)
+    app.include_router(webhooks_api.router)
     instrument(app, provider)
     app.add_middleware(
         RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes

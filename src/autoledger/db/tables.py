@@ -7,6 +7,7 @@ TABLE_MODULES = (
     "autoledger.platform.idempotency.tables",
     "autoledger.ledger.tables",
     "autoledger.platform.events.tables",
+    "autoledger.platform.webhooks.tables",
 )
 
 

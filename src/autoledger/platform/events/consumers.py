@@ -36,7 +36,7 @@ log = structlog.get_logger("autoledger.events.consumers")
 HandlerFn = Callable[[AsyncSession, Event], Awaitable[None]]
 
 # Modules that declare consumers (a module-level ``CONSUMERS`` list); the worker runs them all.
-CONSUMER_MODULES: tuple[str, ...] = ()  # TODO-wire: webhooks
+CONSUMER_MODULES: tuple[str, ...] = ("autoledger.platform.webhooks.consumers",)
 
 
 @dataclass(frozen=True, slots=True)

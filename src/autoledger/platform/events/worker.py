@@ -14,6 +14,7 @@ from typing import Protocol
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.kit.errors import describe
 from autoledger.kit.settings import Settings
 from autoledger.platform.events.bus import Bus, Subscription
 from autoledger.platform.events.consumers import Consumer, ConsumerRunner, RetryPolicy
@@ -88,7 +89,14 @@ class EventWorker:
 
     async def stop(self) -> None:
         for service in reversed(self.services):
-            await service.stop()
+            try:
+                await service.stop()
+            except Exception as exc:  # one service failing to stop must not keep others up
+                log.error(
+                    "worker.service_stop_failed",
+                    service=type(service).__name__,
+                    error=describe(exc),
+                )
         if self.relay is not None:
             await self.relay.stop()
         await asyncio.gather(*(s.stop() for s in self._subscriptions), return_exceptions=True)
