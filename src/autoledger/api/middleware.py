@@ -4,6 +4,7 @@ last line of defence that turns any unhandled exception into a 500 problem witho
 Written as plain ASGI (not ``BaseHTTPMiddleware``) because it sits on every request's path.
 """
 
+import logging
 import re
 import secrets
 import time
@@ -22,6 +23,8 @@ _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
 log = structlog.get_logger("autoledger.http")
+# structlog runs its processors before the stdlib level check: skip them when info is off.
+_access_log = logging.getLogger("autoledger.http")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -130,13 +133,14 @@ class RequestContextMiddleware:
             route = _route_template(scope)
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.latency.labels(scope["method"], route).observe(elapsed)
-            log.info(
-                "request",
-                method=scope["method"],
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 3),
-            )
+            if _access_log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                )
             structlog.contextvars.clear_contextvars()
 
 

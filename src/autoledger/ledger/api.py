@@ -1,11 +1,13 @@
 """Ledger routes: parse, authorize, call the service or the journal writer, shape the
 response. Every POST honours ``Idempotency-Key``."""
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,29 +98,44 @@ async def _write(
 
 
 async def _render(
-    session: AsyncSession, principal: Principal, outcome: Outcome, status: int
+    request: Request,
+    session: AsyncSession | None,
+    principal: Principal,
+    outcome: Outcome,
+    status: int,
 ) -> tuple[int, bytes]:
+    """The response to a journal outcome: a problem, or the entry as the journal rendered it
+    for its event (replays by client id are rendered here, on ``session`` or a short one)."""
     if isinstance(outcome, AutoledgerError):
         problem = from_error(outcome, None)
         return outcome.status, bytes(problem.body)
+    code = 200 if outcome.replayed else status
+    if outcome.rendered is not None:
+        return code, orjson.dumps(outcome.rendered)
+    if session is None:
+        async with request.app.state.sessionmaker() as own:
+            return await _render(request, own, principal, outcome, status)
     out = await Presenter(session, principal.tenant_id).entry(outcome)
-    return (200 if outcome.replayed else status), out.model_dump_json().encode()
+    return code, out.model_dump_json().encode()
 
 
 async def _journal(
     request: Request, principal: Principal, command: Command, status: int
 ) -> Response:
-    """A single-entry write through the group-commit writer; the idempotency record is
-    stored in the same group transaction as the entry."""
+    """A single-entry write through the group-commit writer. With an Idempotency-Key the
+    response is rendered and stored in the same group transaction as the entry; without
+    one it is rendered after the commit, outside the group's locks."""
     writer = _writer(request)
 
     async def run(slot: Slot | None) -> Response:
+        if slot is None:
+            outcome = await writer.submit(command)
+            return json_response(*await _render(request, None, principal, outcome, status))
         rendered: list[tuple[int, bytes]] = []
 
         async def finish(group_session: AsyncSession, outcome: Outcome) -> None:
-            rendered.append(await _render(group_session, principal, outcome, status))
-            if slot is not None:
-                await slot.store(group_session, *rendered[-1])
+            rendered.append(await _render(request, group_session, principal, outcome, status))
+            await slot.store(group_session, *rendered[-1])
 
         await writer.submit(command, finish)
         return json_response(*rendered[-1])
@@ -393,10 +410,10 @@ def _create_command(
         )
     postings = []
     for p in body.postings:
-        try:
-            account: uuid.UUID | str = uuid.UUID(p.account)
-        except ValueError:
-            account = p.account
+        account: uuid.UUID | str = p.account
+        if len(p.account) >= 32:  # codes are at most 32 characters: only those may be ids
+            with contextlib.suppress(ValueError):
+                account = uuid.UUID(p.account)
         postings.append(PostingInput(account, p.direction, p.amount, p.asset))
     return CreateEntry(
         tenant_id=principal.tenant_id,
@@ -446,37 +463,35 @@ async def create_entries_batch(
                 f"entries.{i}: {exc.detail}", errors=[FieldError(f"entries.{i}", exc.detail)]
             ) from None
 
+    async def render(session: AsyncSession | None, outcomes: list[Outcome]) -> bytes:
+        """``schemas.BatchResult`` as JSON, built from the journal's own renderings."""
+        items: list[dict[str, Any]] = []
+        counts = {"created": 0, "replayed": 0, "failed": 0}
+        for i, outcome in enumerate(outcomes):
+            if isinstance(outcome, AutoledgerError):
+                status = "failed"
+                error = {"code": outcome.code, "title": outcome.title, "detail": outcome.detail}
+                items.append({"index": i, "status": status, "entry": None, "error": error})
+            else:
+                if outcome.rendered is not None:
+                    entry = outcome.rendered
+                else:
+                    _, entry_json = await _render(request, session, principal, outcome, 200)
+                    entry = orjson.loads(entry_json)
+                status = "replayed" if outcome.replayed else "created"
+                items.append({"index": i, "status": status, "entry": entry, "error": None})
+            counts[status] += 1
+        return orjson.dumps({"atomic": body.atomic, **counts, "items": items})
+
     async def run(slot: Slot | None) -> Response:
+        if slot is None:
+            outcomes = await _writer(request).execute(commands, atomic=body.atomic)
+            return json_response(200, await render(None, outcomes))
         rendered: list[bytes] = []
 
         async def finish(session: AsyncSession, outcomes: list[Outcome]) -> None:
-            presenter = Presenter(session, principal.tenant_id)
-            await presenter.prepare({p.asset for e in body.entries for p in e.postings})
-            items = []
-            for i, outcome in enumerate(outcomes):
-                if isinstance(outcome, AutoledgerError):
-                    error = schemas.BatchItemError(
-                        code=outcome.code, title=outcome.title, detail=outcome.detail
-                    )
-                    items.append(schemas.BatchItem(index=i, status="failed", error=error))
-                else:
-                    items.append(
-                        schemas.BatchItem(
-                            index=i,
-                            status="replayed" if outcome.replayed else "created",
-                            entry=presenter.entry_now(outcome),
-                        )
-                    )
-            result = schemas.BatchResult(
-                atomic=body.atomic,
-                created=sum(item.status == "created" for item in items),
-                replayed=sum(item.status == "replayed" for item in items),
-                failed=sum(item.status == "failed" for item in items),
-                items=items,
-            )
-            rendered.append(result.model_dump_json().encode())
-            if slot is not None:
-                await slot.store(session, 200, rendered[-1])
+            rendered.append(await render(session, outcomes))
+            await slot.store(session, 200, rendered[-1])
 
         await _writer(request).execute(commands, atomic=body.atomic, finish=finish)
         return json_response(200, rendered[-1])

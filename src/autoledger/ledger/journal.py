@@ -61,8 +61,8 @@ from autoledger.ledger.errors import (
     UnknownAccount,
     UnknownAsset,
 )
-from autoledger.ledger.repository import LedgerRepository
-from autoledger.ledger.tables import Account, JournalEntry, JournalLogRecord, Ledger, Posting
+from autoledger.ledger.repository import AccountRow, LedgerHead, LedgerRepository
+from autoledger.ledger.tables import JournalEntry, JournalLogRecord, Posting
 from autoledger.ledger.types import AccountType, Direction
 from autoledger.ledger.views import EntryView, PostingView
 from autoledger.platform.events import outbox
@@ -114,13 +114,16 @@ class _Context:
     def __init__(self, repo: LedgerRepository, now: datetime) -> None:
         self.repo = repo
         self.now = now
-        self.ledgers: dict[uuid.UUID, Ledger] = {}
+        self.ledgers: dict[uuid.UUID, LedgerHead] = {}
         self.targets: dict[uuid.UUID, JournalEntry] = {}
         self.target_postings: dict[uuid.UUID, list[Posting]] = {}
         self.reversed: dict[uuid.UUID, uuid.UUID] = {}
         self.custom_assets: dict[uuid.UUID, dict[str, int]] = {}
-        self.accounts: dict[uuid.UUID, Account] = {}
-        self.codes: dict[tuple[uuid.UUID, str], Account] = {}
+        self.accounts: dict[uuid.UUID, AccountRow] = {}
+        self.codes: dict[tuple[uuid.UUID, str], AccountRow] = {}
+        self.policies: dict[uuid.UUID, AccountPolicy] = {}
+        self.scales: dict[tuple[uuid.UUID, str], int | None] = {}
+        self.formatters: dict[uuid.UUID, Callable[[int, str], str]] = {}
         self.closed: dict[uuid.UUID, list[tuple[date, date]]] = {}
         self.existing_clients: dict[tuple[uuid.UUID, str], JournalEntry] = {}
         self.client_postings: dict[uuid.UUID, list[Posting]] = {}
@@ -128,8 +131,17 @@ class _Context:
         self.heads: dict[uuid.UUID, _Head] = {}
 
     def scale(self, tenant_id: uuid.UUID, asset: str) -> int | None:
-        resolved = resolve_asset(asset, self.custom_assets.get(tenant_id, {}))
-        return None if resolved is None else resolved.scale
+        key = (tenant_id, asset)
+        if key not in self.scales:
+            resolved = resolve_asset(asset, self.custom_assets.get(tenant_id, {}))
+            self.scales[key] = None if resolved is None else resolved.scale
+        return self.scales[key]
+
+    def policy(self, account_id: uuid.UUID) -> AccountPolicy:
+        policy = self.policies.get(account_id)
+        if policy is None:
+            policy = self.policies[account_id] = _policy(self.accounts[account_id])
+        return policy
 
     def period_closed(self, ledger_id: uuid.UUID, day: date) -> bool:
         return any(start <= day <= end for start, end in self.closed.get(ledger_id, ()))
@@ -142,7 +154,7 @@ async def _load(repo: LedgerRepository, commands: Sequence[Command], now: dateti
     ledger_keys = {(c.tenant_id, c.ledger_id) for c in commands if isinstance(c, CreateEntry)}
     ledger_keys |= {(e.tenant_id, e.ledger_id) for e in unlocked.values()}
     # Lock order: ledgers, then target entries, then (later) balances.
-    ctx.ledgers = await repo.lock_ledgers(ledger_keys)
+    ctx.ledgers = await repo.lock_heads(ledger_keys)
     ctx.heads = {
         lid: _Head(lid, row.tenant_id, row.last_seq, row.last_hash)
         for lid, row in ctx.ledgers.items()
@@ -164,14 +176,14 @@ async def _load(repo: LedgerRepository, commands: Sequence[Command], now: dateti
             for p in c.postings:
                 (ids.add if isinstance(p.account, uuid.UUID) else codes.add)(p.account)  # type: ignore[arg-type]
     for (tenant_id, ledger_id), (ids, codes) in refs.items():
-        for account in await repo.accounts_by_refs(tenant_id, ledger_id, ids, codes):
+        for account in await repo.journal_accounts(tenant_id, ledger_id, ids, codes):
             ctx.accounts[account.id] = account
             ctx.codes[(ledger_id, account.code)] = account
     target_accounts = {p.account_id for ps in ctx.target_postings.values() for p in ps} - set(
         ctx.accounts
     )
     for tenant_id in {e.tenant_id for e in ctx.targets.values()}:
-        for account in await repo.accounts_by_ids(tenant_id, target_accounts):
+        for account in await repo.journal_accounts(tenant_id, None, target_accounts):
             ctx.accounts[account.id] = account
 
     ctx.closed = await repo.closed_periods(list(ctx.ledgers))
@@ -221,7 +233,7 @@ def _legs(ctx: _Context, c: CreateEntry) -> list[Leg]:
     return legs
 
 
-def _account(ctx: _Context, ledger_id: uuid.UUID, p: PostingInput) -> Account | None:
+def _account(ctx: _Context, ledger_id: uuid.UUID, p: PostingInput) -> AccountRow | None:
     if isinstance(p.account, uuid.UUID):
         account = ctx.accounts.get(p.account)
         return account if account is not None and account.ledger_id == ledger_id else None
@@ -365,7 +377,7 @@ def _plan(ctx: _Context, index: int, c: Command) -> _Plan:
     )
 
 
-def _policy(account: Account) -> AccountPolicy:
+def _policy(account: AccountRow) -> AccountPolicy:
     return AccountPolicy(
         id=account.id,
         code=account.code,
@@ -410,7 +422,7 @@ def _apply_to_balances(
             raise InvalidEntry(
                 f"the entry would overflow the balance of account {ctx.accounts[account_id].code}"
             )
-        policy = _policy(ctx.accounts[account_id])
+        policy = ctx.policy(account_id)
         shortfall = policy.shortfall(s)
         if shortfall > 0 and (plan.kind == "create" or plan.kind == "post"):
             scale = ctx.scale(plan.tenant_id, asset) or 0
@@ -609,20 +621,14 @@ async def execute(
         except AutoledgerError as exc:
             outcomes[i] = exc
 
-    keys = {(leg.account_id, leg.asset) for plan in plans for leg in [*plan.legs, *plan.held]}
     by_tenant: dict[uuid.UUID, set[BalanceKey]] = defaultdict(set)
     for plan in plans:
-        by_tenant[plan.tenant_id] |= {
+        by_tenant[plan.tenant_id].update(
             (leg.account_id, leg.asset) for leg in [*plan.legs, *plan.held]
-        }
-    for tenant_id, tenant_keys in by_tenant.items():
-        await repo.ensure_balances(tenant_id, tenant_keys)
-    rows = await repo.lock_balances(keys)
-    states = {
-        key: BalanceState(
-            r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending, r.version
         )
-        for key, r in rows.items()
+    states = {
+        key: BalanceState(*totals)
+        for key, totals in (await repo.lock_balance_totals(by_tenant)).items()
     }
     changed: set[BalanceKey] = set()
     writes = _Writes()
@@ -654,7 +660,11 @@ async def execute(
         )
         if plan.reverses_id is not None:
             reversed_now.add(plan.reverses_id)
-        news.extend(events.entry_events(plan.tenant_id, view, _formatter(ctx, plan.tenant_id)))
+        entry_news = events.entry_events(plan.tenant_id, view, _formatter(ctx, plan.tenant_id))
+        news.extend(entry_news)
+        # The entry's first event carries it in the API's Entry schema: keep that rendering
+        # for the response.
+        view = replace(view, rendered=entry_news[0].data)
         if client_key is not None:
             seen_clients[client_key] = view
         outcomes[plan.index] = view
@@ -694,11 +704,15 @@ async def execute(
 
 
 def _formatter(ctx: _Context, tenant_id: uuid.UUID) -> Callable[[int, str], str]:
-    def amount(minor: int, asset: str) -> str:
-        scale = ctx.scale(tenant_id, asset)
-        return format_amount(minor, 0 if scale is None else scale)
+    formatter = ctx.formatters.get(tenant_id)
+    if formatter is None:
 
-    return amount
+        def amount(minor: int, asset: str) -> str:
+            scale = ctx.scale(tenant_id, asset)
+            return format_amount(minor, 0 if scale is None else scale)
+
+        formatter = ctx.formatters[tenant_id] = amount
+    return formatter
 
 
 def _replay(ctx: _Context, command: Command) -> EntryView | None:

@@ -3,14 +3,18 @@ ledger rows, then pending entries, then balance rows, each sorted by key — so 
 writers queue instead of deadlocking."""
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, func, insert, or_, select, tuple_, update
+import orjson
+from sqlalchemy import Select, Table, bindparam, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from autoledger.ledger.tables import (
     Account,
@@ -24,6 +28,125 @@ from autoledger.ledger.tables import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerHead:
+    """A locked ledger row's chain head."""
+
+    tenant_id: uuid.UUID
+    last_seq: int
+    last_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """What the journal reads of an account (plain data, no ORM identity)."""
+
+    id: uuid.UUID
+    ledger_id: uuid.UUID
+    code: str
+    type: str
+    asset: str | None
+    status: str
+    debits_must_not_exceed_credits: bool
+    credits_must_not_exceed_debits: bool
+    balance_limit: int | None
+
+
+BalanceKey = tuple[uuid.UUID, str]
+BalanceTotals = tuple[int, int, int, int, int]
+"""``(debits_posted, credits_posted, debits_pending, credits_pending, version)``."""
+
+_PG_ACCOUNTS = (
+    "SELECT id, ledger_id, code, type, asset, status, debits_must_not_exceed_credits,"
+    " credits_must_not_exceed_debits, balance_limit FROM accounts WHERE tenant_id = $1"
+)
+_PG_ACCOUNTS_BY_ID = _PG_ACCOUNTS + " AND id = any($2::uuid[])"
+_PG_ACCOUNTS_BY_REF = (
+    _PG_ACCOUNTS + " AND ledger_id = $2 AND (id = any($3::uuid[]) OR code = any($4::text[]))"
+)
+
+# Column order and PostgreSQL types of the journal's set-based inserts (``unnest`` of one
+# array per column: one statement and one round trip whatever the number of rows).
+_PG_INSERTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "journal_entries": (
+        ("id", "uuid"),
+        ("tenant_id", "uuid"),
+        ("ledger_id", "uuid"),
+        ("seq", "int8"),
+        ("client_id", "text"),
+        ("status", "text"),
+        ("effective_date", "date"),
+        ("recorded_at", "timestamptz"),
+        ("description", "text"),
+        ("metadata", "jsonb"),
+        ("source_type", "text"),
+        ("source_id", "text"),
+        ("actor", "text"),
+        ("reverses_id", "uuid"),
+        ("expires_at", "timestamptz"),
+        ("resolved_at", "timestamptz"),
+    ),
+    "postings": (
+        ("entry_id", "uuid"),
+        ("index", "int4"),
+        ("tenant_id", "uuid"),
+        ("ledger_id", "uuid"),
+        ("account_id", "uuid"),
+        ("asset", "text"),
+        ("direction", "text"),
+        ("amount", "int8"),
+        ("posted_amount", "int8"),
+        ("effective_date", "date"),
+        ("seq", "int8"),
+    ),
+    "journal_log": (
+        ("ledger_id", "uuid"),
+        ("seq", "int8"),
+        ("tenant_id", "uuid"),
+        ("entry_id", "uuid"),
+        ("action", "text"),
+        ("recorded_at", "timestamptz"),
+        ("digest", "text"),
+        ("prev_hash", "text"),
+        ("hash", "text"),
+    ),
+}
+
+
+def _unnest_insert(table: str, columns: Sequence[tuple[str, str]]) -> str:
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    arrays = ", ".join(f"${i}::{pg_type}[]" for i, (_, pg_type) in enumerate(columns, 1))
+    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 - constants
+
+
+_PG_INSERT_SQL = {table: _unnest_insert(table, columns) for table, columns in _PG_INSERTS.items()}
+
+_PG_LOCK_BALANCES = """
+SELECT b.account_id, b.asset, b.debits_posted, b.credits_posted, b.debits_pending,
+       b.credits_pending, b.version
+FROM balances AS b JOIN unnest($1::uuid[], $2::text[]) AS k(account_id, asset)
+  ON b.account_id = k.account_id AND b.asset = k.asset
+ORDER BY b.account_id, b.asset
+FOR UPDATE OF b
+"""
+_PG_CREATE_BALANCES = """
+INSERT INTO balances (account_id, asset, tenant_id, debits_posted, credits_posted,
+                      debits_pending, credits_pending, version)
+SELECT k.account_id, k.asset, k.tenant_id, 0, 0, 0, 0, 0
+FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS k(account_id, asset, tenant_id)
+ORDER BY k.account_id, k.asset
+ON CONFLICT DO NOTHING
+"""
+_PG_WRITE_BALANCES = """
+UPDATE balances AS b
+SET debits_posted = v.debits_posted, credits_posted = v.credits_posted,
+    debits_pending = v.debits_pending, credits_pending = v.credits_pending, version = v.version
+FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])
+  AS v(account_id, asset, debits_posted, credits_posted, debits_pending, credits_pending, version)
+WHERE b.account_id = v.account_id AND b.asset = v.asset
+"""
+
+
 class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -32,12 +155,32 @@ class LedgerRepository:
     def _locking(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update() if self.dialect == "postgresql" else stmt
 
+    async def _pg(self) -> Any:
+        """The session's asyncpg connection, inside the session's transaction.
+
+        The journal's hot statements go to asyncpg directly (prepared once per connection,
+        arrays instead of one bind per row), skipping SQLAlchemy's per-statement work. They
+        run in the same transaction: SQLAlchemy begins it lazily on its first statement, so
+        if none ran yet a trivial one does.
+        """
+        connection = await self.session.connection()
+        fairy = await connection.get_raw_connection()
+        if getattr(fairy.dbapi_connection, "_transaction", None) is None:
+            await connection.execute(text("SELECT 1"))
+        return fairy.driver_connection
+
     async def add(self, row: object) -> None:
         self.session.add(row)
         await self.session.flush()
 
     # assets
     async def custom_assets(self, tenant_id: uuid.UUID) -> dict[str, int]:
+        if self.dialect == "postgresql":
+            conn = await self._pg()
+            found = await conn.fetch(
+                "SELECT code, scale FROM assets WHERE tenant_id = $1", tenant_id
+            )
+            return {code: scale for code, scale in found}
         rows = await self.session.execute(
             select(TenantAsset.code, TenantAsset.scale).where(TenantAsset.tenant_id == tenant_id)
         )
@@ -81,7 +224,44 @@ class LedgerRepository:
         rows = (await self.session.scalars(self._locking(stmt))).all()
         return {row.id: row for row in rows}
 
+    async def lock_heads(
+        self, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[uuid.UUID, LedgerHead]:
+        """Lock ``(tenant_id, ledger_id)`` rows in id order; the heads of those that exist."""
+        wanted = sorted(set(keys), key=lambda k: k[1])
+        if not wanted:
+            return {}
+        if self.dialect == "postgresql":
+            conn = await self._pg()
+            rows = await conn.fetch(
+                "SELECT l.id, l.tenant_id, l.last_seq, l.last_hash FROM ledgers AS l"
+                " JOIN unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)"
+                " ON l.id = k.id AND l.tenant_id = k.tenant_id"
+                " ORDER BY l.id FOR UPDATE OF l",
+                [t for t, _ in wanted],
+                [i for _, i in wanted],
+            )
+            return {_uuid(r[0]): LedgerHead(_uuid(r[1]), r[2], r[3]) for r in rows}
+        return {
+            row.id: LedgerHead(row.tenant_id, row.last_seq, row.last_hash)
+            for row in (await self.lock_ledgers(wanted)).values()
+        }
+
     async def advance_ledger(self, ledger_id: uuid.UUID, last_seq: int, last_hash: str) -> None:
+        if self.dialect == "postgresql":
+            conn = await self._pg()
+            await conn.execute(
+                "UPDATE ledgers SET last_seq = $2, last_hash = $3 WHERE id = $1",
+                ledger_id,
+                last_seq,
+                last_hash,
+            )
+            # Keep a Ledger this session already loaded in step with the row.
+            loaded = self.session.identity_map.get(identity_key(Ledger, (ledger_id,)))
+            if loaded is not None:
+                set_committed_value(loaded, "last_seq", last_seq)
+                set_committed_value(loaded, "last_hash", last_hash)
+            return
         await self.session.execute(
             update(Ledger)
             .where(Ledger.id == ledger_id)
@@ -121,6 +301,45 @@ class LedgerRepository:
             Account.tenant_id == tenant_id, Account.ledger_id == ledger_id, or_(*conditions)
         )
         return (await self.session.scalars(stmt)).all()
+
+    async def journal_accounts(
+        self,
+        tenant_id: uuid.UUID,
+        ledger_id: uuid.UUID | None,
+        ids: Collection[uuid.UUID],
+        codes: Collection[str] = (),
+    ) -> list[AccountRow]:
+        """Accounts of the tenant by id or (within ``ledger_id``) by code, as plain rows."""
+        if not ids and not codes:
+            return []
+        if self.dialect == "postgresql":
+            conn = await self._pg()
+            if ledger_id is None:
+                rows = await conn.fetch(_PG_ACCOUNTS_BY_ID, tenant_id, list(ids))
+            else:
+                rows = await conn.fetch(
+                    _PG_ACCOUNTS_BY_REF, tenant_id, ledger_id, list(ids), list(codes)
+                )
+            return [AccountRow(_uuid(r[0]), _uuid(r[1]), *r[2:]) for r in rows]
+        found = (
+            await self.accounts_by_ids(tenant_id, ids)
+            if ledger_id is None
+            else await self.accounts_by_refs(tenant_id, ledger_id, ids, codes)
+        )
+        return [
+            AccountRow(
+                a.id,
+                a.ledger_id,
+                a.code,
+                a.type,
+                a.asset,
+                a.status,
+                a.debits_must_not_exceed_credits,
+                a.credits_must_not_exceed_debits,
+                a.balance_limit,
+            )
+            for a in found
+        ]
 
     async def accounts_by_ids(
         self, tenant_id: uuid.UUID, ids: Collection[uuid.UUID]
@@ -177,6 +396,55 @@ class LedgerRepository:
             ],
         )
 
+    async def lock_balance_totals(
+        self, keys_by_tenant: Mapping[uuid.UUID, Collection[BalanceKey]]
+    ) -> dict[BalanceKey, BalanceTotals]:
+        """Lock the balance rows of ``keys`` (creating missing ones at zero); their totals.
+
+        On PostgreSQL the existing rows are locked first, in key order, and only missing ones
+        are then inserted (``ON CONFLICT DO NOTHING`` tolerates a concurrent creator) and
+        locked: one round trip once an account has its row. Rows created late are locked
+        out of key order, which cannot deadlock: every writer of these balances already
+        holds their ledger's row lock, so they never wait on each other here.
+        """
+        keys = sorted({k for ks in keys_by_tenant.values() for k in ks})
+        if not keys:
+            return {}
+        if self.dialect != "postgresql":
+            for tenant_id, tenant_keys in keys_by_tenant.items():
+                await self.ensure_balances(tenant_id, tenant_keys)
+            return {
+                key: (
+                    r.debits_posted,
+                    r.credits_posted,
+                    r.debits_pending,
+                    r.credits_pending,
+                    r.version,
+                )
+                for key, r in (await self.lock_balances(keys)).items()
+            }
+        conn = await self._pg()
+        out: dict[BalanceKey, BalanceTotals] = {}
+
+        async def lock(wanted: Sequence[BalanceKey]) -> None:
+            for r in await conn.fetch(
+                _PG_LOCK_BALANCES, [a for a, _ in wanted], [s for _, s in wanted]
+            ):
+                out[(_uuid(r[0]), r[1])] = (r[2], r[3], r[4], r[5], r[6])
+
+        await lock(keys)
+        if len(out) < len(keys):
+            tenant_of = {k: t for t, ks in keys_by_tenant.items() for k in ks}
+            missing = [k for k in keys if k not in out]
+            await conn.execute(
+                _PG_CREATE_BALANCES,
+                [a for a, _ in missing],
+                [s for _, s in missing],
+                [tenant_of[k] for k in missing],
+            )
+            await lock(missing)
+        return out
+
     async def lock_balances(
         self, keys: Collection[tuple[uuid.UUID, str]]
     ) -> dict[tuple[uuid.UUID, str], Balance]:
@@ -206,6 +474,15 @@ class LedgerRepository:
     async def write_balances(self, rows: Sequence[dict[str, Any]]) -> None:
         """Rows keyed ``account_id, asset, debits_posted, ... version`` (new absolute values)."""
         if not rows:
+            return
+        if self.dialect == "postgresql":
+            conn = await self._pg()
+            await conn.execute(
+                _PG_WRITE_BALANCES,
+                [r["account_id"] for r in rows],
+                [r["asset"] for r in rows],
+                *([r[name] for r in rows] for name in _BALANCE_VALUES),
+            )
             return
         table = _table(Balance)
         stmt = (
@@ -352,9 +629,23 @@ class LedgerRepository:
         return list((await self.session.execute(stmt)).all())
 
     async def insert_many(self, mapped: Any, rows: Sequence[dict[str, Any]]) -> None:
-        """Core executemany (batched into multi-row VALUES by SQLAlchemy)."""
-        if rows:
-            await self.session.execute(insert(mapped.__table__), list(rows))
+        """One set-based INSERT: ``unnest`` of column arrays on PostgreSQL for the journal's
+        tables, else a Core executemany (batched into multi-row VALUES by SQLAlchemy)."""
+        if not rows:
+            return
+        table = _table(mapped)
+        columns = _PG_INSERTS.get(table.name) if self.dialect == "postgresql" else None
+        if columns is None:
+            await self.session.execute(insert(table), list(rows))
+            return
+        conn = await self._pg()
+        arrays = []
+        for name, pg_type in columns:
+            values = [r[name] for r in rows]
+            if pg_type == "jsonb":  # the dialect's jsonb codec takes JSON text
+                values = [orjson.dumps(v).decode() for v in values]
+            arrays.append(values)
+        await conn.execute(_PG_INSERT_SQL[table.name], *arrays)
 
     async def resolve_entries(self, rows: Sequence[dict[str, Any]]) -> None:
         """Rows ``{id, status, resolved_at}``: the one allowed pending → posted|voided change."""
@@ -479,6 +770,15 @@ class LedgerRepository:
         out: dict[uuid.UUID, list[tuple[date, date]]] = {lid: [] for lid in ledger_ids}
         if not ledger_ids:
             return out
+        if self.dialect == "postgresql":
+            conn = await self._pg()
+            for ledger_id, start, end in await conn.fetch(
+                "SELECT ledger_id, start_date, end_date FROM periods"
+                " WHERE ledger_id = any($1::uuid[]) AND status = 'closed'",
+                list(ledger_ids),
+            ):
+                out[ledger_id].append((start, end))
+            return out
         stmt = select(Period.ledger_id, Period.start_date, Period.end_date).where(
             Period.ledger_id.in_(ledger_ids), Period.status == "closed"
         )
@@ -527,6 +827,11 @@ _BALANCE_VALUES = (
 def _table(mapped: Any) -> Table:
     table: Table = mapped.__table__
     return table
+
+
+def _uuid(value: uuid.UUID) -> uuid.UUID:
+    """asyncpg's own UUID subclass as a plain ``uuid.UUID`` (orjson refuses the subclass)."""
+    return uuid.UUID(int=value.int)
 
 
 def _bind(name: str) -> Any:

@@ -38,6 +38,9 @@ class EntryView:
     resolved_at: datetime | None
     postings: list[PostingView]
     replayed: bool = False
+    # The API rendering (``schemas.EntryOut`` as JSON-ready data) when the journal already
+    # made it for the entry's event: the response reuses it instead of rendering again.
+    rendered: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_rows(

@@ -92,9 +92,9 @@ async def claim(
 ) -> list[Claimed]:
     """Lease up to ``limit`` unsent rows to ``owner``, oldest first, and commit the lease.
 
-    A row is claimable when it is unsent, not leased by a live relay, and no earlier unsent
-    row of its ordering key is leased by another relay: so two relays never publish the same
-    key at once, and each key goes out in ``seq`` order. On PostgreSQL the claim takes a
+    A row is claimable when it is unsent and no unsent row of its ordering key is leased by
+    another live relay or waiting out a failed publish: so two relays never publish the same
+    key at once, and each key goes out in ``seq`` order (a claim takes a prefix of each key). On PostgreSQL the claim takes a
     transaction advisory lock so that claims run one at a time (a claim is one short UPDATE);
     ``FOR UPDATE SKIP LOCKED`` keeps it from waiting on rows a ``mark_sent`` still holds.
     SQLite has one writer at a time anyway, and one relay per database.
@@ -104,24 +104,21 @@ async def claim(
     pg = session.bind.dialect.name == "postgresql" if session.bind is not None else False
     if pg:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
-    earlier = _T.alias("earlier")
-    blocked = (
-        select(earlier.c.seq)
-        .where(
-            earlier.c.ordering_key == _T.c.ordering_key,
-            earlier.c.seq < _T.c.seq,
-            earlier.c.published_at.is_(None),
-            earlier.c.lease_until > at,
-            func.coalesce(earlier.c.lease_owner, "") != owner,
-        )
-        .exists()
+    # Keys another relay holds, or that wait out a failed publish: none of their rows may go
+    # out now (a later row would overtake the held one). Few rows are ever leased, and the
+    # partial index on unsent rows keeps this small.
+    blocked = select(_T.c.ordering_key).where(
+        _T.c.published_at.is_(None),
+        _T.c.lease_until > at,
+        func.coalesce(_T.c.lease_owner, "") != owner,
     )
     candidates = (
         select(_T.c.seq)
         .where(
             _T.c.published_at.is_(None),
-            (_T.c.lease_until.is_(None)) | (_T.c.lease_until <= at) | (_T.c.lease_owner == owner),
-            ~blocked,
+            # free rows only: rows this relay holds are being published right now
+            (_T.c.lease_until.is_(None)) | (_T.c.lease_until <= at),
+            _T.c.ordering_key.not_in(blocked.scalar_subquery()),
         )
         .order_by(_T.c.seq)
         .limit(limit)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from autoledger.kit.errors import describe
 from autoledger.kit.ids import new_id
 from autoledger.platform.events import outbox
-from autoledger.platform.events.bus import Bus, Message
+from autoledger.platform.events.bus import Bus, KeyBlocked, Message
 
 log = structlog.get_logger("autoledger.events.relay")
 
@@ -45,18 +45,37 @@ class Relay:
     _holding: bool = False  # leases taken and not yet settled (a round failed half-way)
     _task: "asyncio.Task[None] | None" = None
 
-    async def run_once(self) -> int:
-        """One claim → publish → mark round; the number of events the broker accepted."""
+    async def _claim(self) -> list[outbox.Claimed]:
         async with self.sessionmaker() as session:
-            claimed = await outbox.claim(session, self.owner, self.batch_size, self.lease_seconds)
-        if not claimed:
-            return 0
-        self._holding = True
-        messages = [Message(c.dedup_id, c.ordering_key, c.type, c.body) for c in claimed]
+            return await outbox.claim(session, self.owner, self.batch_size, self.lease_seconds)
+
+    async def _publish(
+        self, claimed: list[outbox.Claimed], held_keys: set[str]
+    ) -> list[BaseException | None]:
+        """Publish ``claimed``, except rows of ``held_keys`` (an earlier row of their key just
+        failed: publishing these would overtake it)."""
+        results: list[BaseException | None] = [
+            KeyBlocked(c.ordering_key) if c.ordering_key in held_keys else None for c in claimed
+        ]
+        todo = [i for i, c in enumerate(claimed) if c.ordering_key not in held_keys]
+        if not todo:
+            return results
+        messages = [
+            Message(claimed[i].dedup_id, claimed[i].ordering_key, claimed[i].type, claimed[i].body)
+            for i in todo
+        ]
         try:
-            results: list[BaseException | None] = await self.bus.publish(messages)
+            published = await self.bus.publish(messages)
         except Exception as exc:  # the whole batch failed (broker unreachable, ...)
-            results = [exc] * len(messages)
+            published = [exc] * len(messages)
+        for i, result in zip(todo, published, strict=True):
+            results[i] = result
+        return results
+
+    async def _settle(
+        self, claimed: list[outbox.Claimed], results: list[BaseException | None]
+    ) -> int:
+        """Mark what the broker took as sent, give the rest back after a growing delay."""
         sent = [c.seq for c, r in zip(claimed, results, strict=True) if r is None]
         failed = [
             (c.seq, f"{type(r).__name__}: {r}")
@@ -67,10 +86,7 @@ class Relay:
         async with self.sessionmaker() as session, session.begin():
             await outbox.mark_sent(session, self.owner, sent)
             if failed:
-                await outbox.release(
-                    session, self.owner, failed, retry_in=min(0.25 * 2**self.failures, 10.0)
-                )
-        self._holding = False
+                await outbox.release(session, self.owner, failed, retry_in=self._retry_in())
         if failed:
             log.warning(
                 "relay.publish_failed", failed=len(failed), sent=len(sent), error=failed[0][1]
@@ -80,27 +96,78 @@ class Relay:
             self.on_published(len(sent))
         return len(sent)
 
+    def _retry_in(self) -> float:
+        return min(0.25 * 2.0**self.failures, 10.0)
+
+    async def run_once(self) -> int:
+        """One claim → publish → mark round; the number of events the broker accepted."""
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        self._holding = True
+        sent = await self._settle(claimed, await self._publish(claimed, set()))
+        self._holding = False
+        return sent
+
     def wake(self) -> None:
         """New rows were committed: skip the idle wait."""
         self._wake.set()
 
+    async def _pipeline(self) -> bool:
+        """Rounds back to back while there is work: the next batch is claimed while this one
+        is published, and this one is marked while the next is published. Publishing stays
+        strictly in claim order. False when the outbox is drained."""
+        claimed = await self._claim()
+        if not claimed:
+            return False
+        self._holding = True
+        settling: asyncio.Task[int] | None = None
+        try:
+            while claimed:
+                next_claim = asyncio.create_task(self._claim())
+                try:
+                    results = await self._publish(claimed, set())
+                    held = {c.ordering_key for c, r in zip(claimed, results, strict=True) if r}
+                    if settling is not None:
+                        await settling
+                    settling = asyncio.create_task(self._settle(claimed, results))
+                    claimed = await next_claim
+                except BaseException:
+                    next_claim.cancel()
+                    raise
+                if held and claimed:  # the prefetched batch must not overtake a failed row
+                    await settling
+                    settling = None
+                    await self._settle(claimed, await self._publish(claimed, held))
+                    claimed = []
+                if self._stopping and claimed:
+                    await self._settle(claimed, await self._publish(claimed, set()))
+                    claimed = []
+            if settling is not None:
+                await settling
+        finally:
+            if settling is not None and not settling.done():
+                with contextlib.suppress(Exception):  # let a mark in flight land
+                    await settling
+        self._holding = False
+        return True
+
     async def _loop(self) -> None:
         backoff = 0.0
         while not self._stopping:
+            worked = False
             try:
-                count = await self.run_once()
+                worked = await self._pipeline()
                 backoff = 0.0
             except Exception as exc:  # database or bus down: retry with backoff
                 backoff = min(max(backoff * 2, 0.5), 10.0)
                 log.error("relay.round_failed", retry_in=backoff, error=describe(exc))
-                count = 0
-            if count == 0 and not self._stopping:
-                self._wake.clear()
-                wait = backoff or (
-                    self.idle_seconds if not self.failures else min(0.25 * 2**self.failures, 10.0)
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            if self._stopping or (worked and not self.failures):
+                continue
+            self._wake.clear()
+            wait = backoff or (self.idle_seconds if not self.failures else self._retry_in())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def start(self) -> None:
         if self._task is None:

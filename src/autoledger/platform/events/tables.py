@@ -43,10 +43,10 @@ class OutboxRecord(Base):
             postgresql_where=text("published_at IS NULL"),
             sqlite_where=text("published_at IS NULL"),
         ),
+        # Keys held by a lease or a retry delay (see outbox.claim): a range scan of few rows.
         Index(
-            "ix_event_outbox_unsent_key",
-            "ordering_key",
-            "seq",
+            "ix_event_outbox_unsent_lease",
+            "lease_until",
             postgresql_where=text("published_at IS NULL"),
             sqlite_where=text("published_at IS NULL"),
         ),

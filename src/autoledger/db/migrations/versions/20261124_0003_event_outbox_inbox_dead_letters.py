@@ -91,8 +91,8 @@ def upgrade() -> None:
             sqlite_where=sa.text("published_at IS NULL"),
         )
         batch_op.create_index(
-            "ix_event_outbox_unsent_key",
-            ["ordering_key", "seq"],
+            "ix_event_outbox_unsent_lease",
+            ["lease_until"],
             unique=False,
             postgresql_where=sa.text("published_at IS NULL"),
             sqlite_where=sa.text("published_at IS NULL"),
@@ -102,7 +102,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("event_outbox", schema=None) as batch_op:
         batch_op.drop_index(
-            "ix_event_outbox_unsent_key",
+            "ix_event_outbox_unsent_lease",
             postgresql_where=sa.text("published_at IS NULL"),
             sqlite_where=sa.text("published_at IS NULL"),
         )
