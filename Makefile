@@ -49,4 +49,10 @@ clean:
 bench-ledger: install
 	$(BIN)/python -m bench.ledger
 
-bench: bench-ledger
+.PHONY: bench-events
+# Event backbone: relay throughput and delivery lag per bus (NATS and the Pub/Sub emulator must
+# be running; see docs/benchmarks.md).
+bench-events: install
+	$(BIN)/python -m bench.events
+
+bench: bench-ledger bench-events

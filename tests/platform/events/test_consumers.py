@@ -197,3 +197,20 @@ async def test_ledger_events_reach_consumers_through_the_embedded_worker(
     [(key, [event_id])] = effects.order.items()
     assert key == f"{tenant.id}/{ledger['id']}"
     assert event_id != uuid.UUID(posted.json()["id"])  # the event has its own id
+
+
+async def test_the_in_process_bus_redelivers_recent_events_after_a_restart(
+    own_db: OwnDatabase,
+) -> None:
+    """The embedded bus keeps deliveries in memory: a process that died after the relay
+    marked events sent but before consumers applied them gets them again on start."""
+    events = [ping_event(uuid.uuid4(), "k", n) for n in range(5)]
+    await publish(own_db, events)
+    async with running(own_db, []) as worker:  # relayed, but nobody consumed them
+        await wait_for(lambda: worker.relay is not None and worker.relay.published == 5)
+    effects = Effects()
+    async with running(own_db, [effects.consumer()]):
+        await wait_for(lambda: len(effects.calls) == 5)
+    async with running(own_db, [effects.consumer()]) as again:  # applied ones are skipped
+        await wait_for(lambda: again.runners[0].stats.duplicates == 5)
+    assert await effect_count(own_db.sessionmaker) == {str(e.id): 1 for e in events}

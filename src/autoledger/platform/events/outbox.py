@@ -194,3 +194,14 @@ async def purge_published(session: AsyncSession, older_than: timedelta) -> int:
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def requeue_published_since(session: AsyncSession, since: datetime) -> int:
+    """Make rows published after ``since`` unsent again (the in-process bus's restart: its
+    queues died with the process; consumers' inbox drops what they had applied)."""
+    result = await session.execute(
+        update(_T)
+        .where(_T.c.published_at.is_not(None), _T.c.published_at >= since)
+        .values(published_at=None, lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

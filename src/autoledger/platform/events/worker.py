@@ -9,13 +9,16 @@ and wait for the handlers in flight, then the bus closes.
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import describe
 from autoledger.kit.settings import Settings
+from autoledger.platform.events import outbox
 from autoledger.platform.events.bus import Bus, Subscription
 from autoledger.platform.events.consumers import Consumer, ConsumerRunner, RetryPolicy
 from autoledger.platform.events.metrics import EventMetrics
@@ -46,6 +49,8 @@ class EventWorker:
     async def start(self) -> None:
         s = self.settings
         await self.bus.connect()
+        if self.relay_enabled and self.bus.name == "inprocess" and s.inprocess_redeliver_seconds:
+            await self._redeliver_recent(s.inprocess_redeliver_seconds)
         retry = RetryPolicy(
             s.consumer_max_attempts, s.consumer_backoff_base_seconds, s.consumer_backoff_max_seconds
         )
@@ -82,6 +87,17 @@ class EventWorker:
             consumers=[c.name for c in self.consumers],
             relay=self.relay_enabled,
         )
+
+    async def _redeliver_recent(self, seconds: float) -> None:
+        since = utcnow() - timedelta(seconds=seconds)
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                again = await outbox.requeue_published_since(session, since)
+        except Exception as exc:  # the relay's own retries report a database that is down
+            log.error("worker.inprocess_redeliver_failed", error=describe(exc))
+            return
+        if again:
+            log.info("worker.inprocess_redeliver", events=again)
 
     def wake(self) -> None:
         if self.relay is not None:
