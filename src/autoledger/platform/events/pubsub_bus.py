@@ -369,7 +369,7 @@ class PubSubBus:
                     max_deliver, MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS
                 ),
             },
-            "enable_exactly_once_delivery": True,
+            "enable_exactly_once_delivery": False,
         }
         if types is not None:
             request["filter"] = type_filter(types)
