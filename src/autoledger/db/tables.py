@@ -8,6 +8,8 @@ TABLE_MODULES = (
     "autoledger.ledger.tables",
     "autoledger.platform.events.tables",
     "autoledger.platform.webhooks.tables",
+    "autoledger.platform.audit.tables",
+    "autoledger.platform.crypto.tables",
 )
 
 
