@@ -30,7 +30,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
 
     bus: Literal["inprocess", "nats", "pubsub"] = "inprocess"
-    key_provider: Literal["local"] = "local"
+    # Envelope encryption (ADR 0006): the key-encryption key's provider.
+    key_provider: Literal["local", "gcp-kms"] = "local"
+    local_kek_path: Path | None = None  # default: <data_dir>/kek.key, created 0600
+    kms_key_name: str | None = None  # projects/P/locations/L/keyRings/R/cryptoKeys/K
+    kms_endpoint: str | None = None  # host:port of a KMS-compatible endpoint (tests)
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
@@ -76,6 +80,15 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=16, ge=1, le=1000)
     webhook_retry_hours: float = Field(default=24.0, gt=0)
     webhook_disable_after_hours: float = Field(default=24.0, gt=0)
+
+    # Abuse limits (ADR 0007): per-key token bucket, in Redis when a URL is set.
+    redis_url: str | None = None
+    rate_limit_per_second: float = Field(default=200.0, gt=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
+    json_max_depth: int = Field(default=32, ge=2, le=1000)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    cors_origins: list[str] = Field(default_factory=list)
 
     bootstrap_tenant: str = "demo"
     require_services: bool = False
