@@ -25,7 +25,7 @@ from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.migrate import upgrade
 from autoledger.kit.settings import Settings
 from autoledger.platform.auth import service as auth
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 
 PG_ADMIN_DSN = os.environ.get(
     "AUTOLEDGER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -126,25 +126,25 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @dataclass(frozen=True)
 class TenantKeys:
-    """A fresh tenant with one key per scope, so every test is isolated by tenancy."""
+    """A fresh tenant with one key per role, so every test is isolated by tenancy."""
 
     id: uuid.UUID
     name: str
-    keys: dict[Scope, str]
+    keys: dict[Role, str]
 
-    def headers(self, scope: Scope = Scope.ADMIN) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[scope]}"}
+    def headers(self, role: Role = Role.ADMIN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
 async def make_tenant(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantKeys:
     async with sessionmaker() as session:
         tenant = await auth.create_tenant(session, f"t-{uuid.uuid4().hex[:16]}")
         keys = {}
-        for scope in Scope:
+        for role in Role:
             _, full_key = await auth.create_api_key(
-                session, tenant.id, name=scope.value, scopes=[scope]
+                session, tenant.id, name=role.value, roles=[role]
             )
-            keys[scope] = full_key
+            keys[role] = full_key
         await session.commit()
     return TenantKeys(id=tenant.id, name=tenant.name, keys=keys)
 

@@ -20,10 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from autoledger.api.app import create_app
-from autoledger.api.deps import Reader
+from autoledger.api.deps import LedgerReader
 from autoledger.db.migrate import head_revision
 from autoledger.kit.settings import Settings
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import ROLE_SCOPES, Role, Scope
 from tests.conftest import TenantKeys, make_settings
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "request_id"}
@@ -84,7 +84,7 @@ async def test_a_request_without_a_valid_key_is_401(
 async def test_a_known_prefix_with_the_wrong_secret_is_401(
     client: httpx.AsyncClient, tenant: TenantKeys
 ) -> None:
-    prefix = tenant.keys[Scope.READ].rsplit("_", 1)[0]
+    prefix = tenant.keys[Role.VIEWER].rsplit("_", 1)[0]
     response = await client.get("/v1/whoami", headers=bearer(f"{prefix}_{'B' * 43}"))
     assert_problem(response, 401, "auth.invalid_key")
 
@@ -98,15 +98,15 @@ async def test_a_key_revoked_through_the_api_stops_working_at_once(
     async with serving(create_app(config)) as http:
         created = await http.post(
             "/v1/api-keys",
-            json={"name": "short-lived", "scopes": ["read"]},
-            headers=tenant.headers(Scope.ADMIN),
+            json={"name": "short-lived", "roles": ["viewer"]},
+            headers=tenant.headers(Role.ADMIN),
         )
         assert created.status_code == 201, created.text
         key = created.json()
         assert (await http.get("/v1/whoami", headers=bearer(key["key"]))).status_code == 200
 
         revoked = await http.post(
-            f"/v1/api-keys/{key['id']}:revoke", headers=tenant.headers(Scope.ADMIN)
+            f"/v1/api-keys/{key['id']}:revoke", headers=tenant.headers(Role.ADMIN)
         )
         assert revoked.status_code == 200, revoked.text
         assert revoked.json()["revoked_at"] is not None
@@ -118,13 +118,13 @@ async def test_a_key_revoked_through_the_api_stops_working_at_once(
 # Scopes
 
 
-@pytest.mark.parametrize("scope", [Scope.READ, Scope.WRITE])
+@pytest.mark.parametrize("scope", [Role.VIEWER, Role.ACCOUNTANT])
 async def test_listing_keys_needs_the_admin_scope(
-    client: httpx.AsyncClient, tenant: TenantKeys, scope: Scope
+    client: httpx.AsyncClient, tenant: TenantKeys, scope: Role
 ) -> None:
     response = await client.get("/v1/api-keys", headers=tenant.headers(scope))
     body = assert_problem(response, 403, "auth.insufficient_scope")
-    assert "admin" in body["detail"]
+    assert "keys:manage" in body["detail"]
 
 
 async def test_a_write_key_cannot_create_keys(
@@ -132,30 +132,31 @@ async def test_a_write_key_cannot_create_keys(
 ) -> None:
     response = await client.post(
         "/v1/api-keys",
-        json={"name": "escalation", "scopes": ["admin"]},
-        headers=tenant.headers(Scope.WRITE),
+        json={"name": "escalation", "roles": ["admin"]},
+        headers=tenant.headers(Role.ACCOUNTANT),
     )
     assert_problem(response, 403, "auth.insufficient_scope")
-    listed = await client.get("/v1/api-keys", headers=tenant.headers(Scope.ADMIN))
+    listed = await client.get("/v1/api-keys", headers=tenant.headers(Role.ADMIN))
     assert "escalation" not in {key["name"] for key in listed.json()}
 
 
-@pytest.mark.parametrize("scope", [Scope.WRITE, Scope.ADMIN])
-async def test_higher_scopes_imply_read(
-    client: httpx.AsyncClient, tenant: TenantKeys, scope: Scope
+@pytest.mark.parametrize("role", list(Role))
+async def test_every_role_may_ask_who_it_is(
+    client: httpx.AsyncClient, tenant: TenantKeys, role: Role
 ) -> None:
-    response = await client.get("/v1/whoami", headers=tenant.headers(scope))
+    response = await client.get("/v1/whoami", headers=tenant.headers(role))
     assert response.status_code == 200, response.text
-    assert response.json()["scopes"] == [scope.value]
+    assert response.json()["roles"] == [role.value]
+    assert response.json()["scopes"] == sorted(s.value for s in ROLE_SCOPES[role])
 
 
 async def test_admin_lists_only_its_own_tenants_keys(
     client: httpx.AsyncClient, tenant: TenantKeys
 ) -> None:
-    response = await client.get("/v1/api-keys", headers=tenant.headers(Scope.ADMIN))
+    response = await client.get("/v1/api-keys", headers=tenant.headers(Role.ADMIN))
     assert response.status_code == 200, response.text
     listed = response.json()
-    assert sorted(key["name"] for key in listed) == sorted(scope.value for scope in Scope)
+    assert sorted(key["name"] for key in listed) == sorted(role.value for role in Role)
     assert all("key" not in key and "secret_hash" not in key for key in listed)
 
 
@@ -171,7 +172,7 @@ async def test_an_unknown_key_id_is_a_domain_404_problem(
     client: httpx.AsyncClient, tenant: TenantKeys
 ) -> None:
     response = await client.post(
-        f"/v1/api-keys/{uuid.uuid4()}:revoke", headers=tenant.headers(Scope.ADMIN)
+        f"/v1/api-keys/{uuid.uuid4()}:revoke", headers=tenant.headers(Role.ADMIN)
     )
     assert_problem(response, 404, "api_keys.not_found")
 
@@ -185,10 +186,10 @@ async def test_a_wrong_method_is_a_405_problem(client: httpx.AsyncClient) -> Non
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        pytest.param({"scopes": ["read"]}, "body.name", id="missing"),
-        pytest.param({"name": "k", "scopes": ["root"]}, "body.scopes.0", id="bad-enum"),
-        pytest.param({"name": "k", "scopes": []}, "body.scopes", id="too-short"),
-        pytest.param({"name": "k", "scopes": ["read"], "owner": "me"}, "body.owner", id="extra"),
+        pytest.param({"roles": ["viewer"]}, "body.name", id="missing"),
+        pytest.param({"name": "k", "roles": ["root"]}, "body.roles.0", id="bad-enum"),
+        pytest.param({"name": "k", "roles": []}, "body.roles", id="too-short"),
+        pytest.param({"name": "k", "roles": ["viewer"], "owner": "me"}, "body.owner", id="extra"),
     ],
 )
 async def test_an_invalid_body_is_a_422_problem_naming_the_field(
@@ -346,8 +347,8 @@ async def test_metrics_label_requests_by_route_template(
 ) -> None:
     key_id = uuid.uuid4()
     raw_unknown = f"/v1/unknown-{uuid.uuid4().hex}"
-    await client.post(f"/v1/api-keys/{key_id}:revoke", headers=tenant.headers(Scope.ADMIN))
-    await client.get("/v1/whoami", headers=tenant.headers(Scope.READ))
+    await client.post(f"/v1/api-keys/{key_id}:revoke", headers=tenant.headers(Role.ADMIN))
+    await client.get("/v1/whoami", headers=tenant.headers(Role.VIEWER))
     await client.get(raw_unknown)
 
     response = await client.get("/metrics")
@@ -418,7 +419,7 @@ def v1_routes(application: FastAPI) -> dict[str, Dependant]:
 
 
 def unscoped_v1_routes(application: FastAPI) -> list[str]:
-    scopes = {scope.value for scope in Scope}
+    scopes = {scope.value for scope in Scope}  # every fine scope a route may declare
     return [
         name
         for name, dependant in v1_routes(application).items()
@@ -432,12 +433,12 @@ async def test_every_v1_route_requires_a_scope(app: FastAPI) -> None:
 
 
 def test_the_scope_check_catches_an_unscoped_route() -> None:
-    async def reader(principal: Reader) -> None: ...
+    async def reader(principal: LedgerReader) -> None: ...
 
     router = APIRouter(prefix="/v1")
 
     @router.get("/scoped")
-    async def scoped(principal: Reader) -> None: ...
+    async def scoped(principal: LedgerReader) -> None: ...
 
     @router.get("/open")
     async def open_route() -> None: ...

@@ -7,7 +7,7 @@ import pytest
 from autoledger.db.migrate import head_revision
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.errors import InvalidApiKey
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.cli.conftest import Cli, assert_one_line_error, in_database
 
 KEY = re.compile(r"^al_[0-9a-f]{12}_[A-Za-z0-9]{43}$")
@@ -38,43 +38,43 @@ async def test_an_invalid_tenant_name_is_one_line(migrated: Cli) -> None:
     assert_one_line_error(result, "error: tenants.invalid_name")
 
 
-async def test_a_created_key_authenticates_with_its_scopes(migrated: Cli) -> None:
+async def test_a_created_key_authenticates_with_its_roles(migrated: Cli) -> None:
     assert (await migrated("tenants", "create", "acme")).exit_code == 0
-    result = await migrated("keys", "create", "--tenant", "acme", "--scopes", "admin")
+    result = await migrated("keys", "create", "--tenant", "acme", "--roles", "admin")
     assert result.exit_code == 0, result.output
     key = result.stdout.strip()
     assert KEY.match(key), key
 
     principal = await in_database(migrated.settings, lambda s: auth.authenticate(s, key))
     assert principal.tenant_name == "acme"
-    assert principal.scopes == frozenset({Scope.ADMIN})
+    assert principal.roles == frozenset({Role.ADMIN})
 
 
-async def test_scopes_may_be_repeated_or_comma_separated(migrated: Cli) -> None:
+async def test_roles_may_be_repeated_or_comma_separated(migrated: Cli) -> None:
     assert (await migrated("tenants", "create", "acme")).exit_code == 0
     result = await migrated(
-        "keys", "create", "--tenant", "acme", "--scopes", "read,write", "--scopes", "admin"
+        "keys", "create", "--tenant", "acme", "--roles", "viewer,approver", "--roles", "auditor"
     )
     assert result.exit_code == 0, result.output
     key = result.stdout.strip()
     principal = await in_database(migrated.settings, lambda s: auth.authenticate(s, key))
-    assert principal.scopes == frozenset(Scope)
+    assert principal.roles == frozenset({Role.VIEWER, Role.APPROVER, Role.AUDITOR})
 
 
-async def test_an_unknown_scope_is_one_line(migrated: Cli) -> None:
+async def test_an_unknown_role_is_one_line(migrated: Cli) -> None:
     assert (await migrated("tenants", "create", "acme")).exit_code == 0
-    result = await migrated("keys", "create", "--tenant", "acme", "--scopes", "root")
-    assert_one_line_error(result, "error: unknown scope")
+    result = await migrated("keys", "create", "--tenant", "acme", "--roles", "root")
+    assert_one_line_error(result, "error: unknown role")
 
 
 async def test_a_key_for_an_unknown_tenant_is_refused(migrated: Cli) -> None:
-    result = await migrated("keys", "create", "--tenant", "nobody", "--scopes", "read")
+    result = await migrated("keys", "create", "--tenant", "nobody", "--roles", "viewer")
     assert_one_line_error(result, "error: tenants.not_found")
 
 
 async def test_a_revoked_key_no_longer_authenticates(migrated: Cli) -> None:
     assert (await migrated("tenants", "create", "acme")).exit_code == 0
-    key = (await migrated("keys", "create", "--tenant", "acme", "--scopes", "read")).stdout.strip()
+    key = (await migrated("keys", "create", "--tenant", "acme", "--roles", "viewer")).stdout.strip()
     principal = await in_database(migrated.settings, lambda s: auth.authenticate(s, key))
 
     result = await migrated("keys", "revoke", "--tenant", "acme", str(principal.key_id))

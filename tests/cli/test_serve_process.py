@@ -72,7 +72,7 @@ def test_serve_bootstraps_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         )
         assert whoami.status_code == 200, whoami.text
         assert whoami.json()["tenant"]["name"] == "demo"
-        assert whoami.json()["scopes"] == ["admin"]
+        assert whoami.json()["roles"] == ["admin"]
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=STOPPED_WITHIN) == 0, stderr_path.read_text()

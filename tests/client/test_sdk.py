@@ -14,7 +14,7 @@ from autoledger.client.sdk import RetryPolicy
 from autoledger.ledger import schemas
 from autoledger.ledger.domain import EntryStatus
 from autoledger.ledger.types import AccountType
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import TenantKeys
 
 BASE = "http://testserver"
@@ -23,7 +23,7 @@ BASE = "http://testserver"
 @pytest.fixture
 async def sdk(app: FastAPI, tenant: TenantKeys) -> AsyncIterator[AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with AsyncClient(BASE, tenant.keys[Scope.ADMIN], transport=transport) as client:
+    async with AsyncClient(BASE, tenant.keys[Role.ADMIN], transport=transport) as client:
         yield client
 
 
@@ -47,7 +47,7 @@ async def new_ledger(sdk: AsyncClient, **extra: object) -> schemas.LedgerOut:
 async def test_whoami_and_ledgers(sdk: AsyncClient, tenant: TenantKeys) -> None:
     me = await sdk.whoami()
     assert me.tenant.id == tenant.id
-    assert me.scopes == [Scope.ADMIN]
+    assert me.roles == [Role.ADMIN]
     ledger = await new_ledger(sdk, chart_template="small_business")
     assert (await sdk.get_ledger(ledger.id)).name == "Books"
     assert [item.id for item in await sdk.list_ledgers()] == [ledger.id]
@@ -246,7 +246,7 @@ async def test_retry_reuses_the_idempotency_key(app: FastAPI, tenant: TenantKeys
         return await asgi.handle_async_request(request)
 
     async with AsyncClient(
-        BASE, tenant.keys[Scope.ADMIN], transport=httpx.MockTransport(handler)
+        BASE, tenant.keys[Role.ADMIN], transport=httpx.MockTransport(handler)
     ) as client:
         ledger = await client.create_ledger(
             schemas.LedgerCreate(name="Retried", base_currency="USD")

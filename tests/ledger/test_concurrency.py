@@ -26,7 +26,7 @@ from autoledger.ledger.tables import JournalEntry
 from autoledger.ledger.types import AccountType
 from autoledger.ledger.views import EntryView
 from autoledger.ledger.writer import JournalWriter
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import make_tenant
 from tests.ledger.support import (
     create,
@@ -170,7 +170,7 @@ async def test_concurrent_requests_with_one_idempotency_key(pg_settings: Setting
             r = await client.post(
                 "/v1/ledgers",
                 json={"name": "B", "base_currency": "USD", "chart_template": "small_business"},
-                headers=tenant.headers(Scope.WRITE),
+                headers=tenant.headers(Role.ACCOUNTANT),
             )
             assert r.status_code == 201, r.text
             ledger_id = r.json()["id"]
@@ -180,7 +180,7 @@ async def test_concurrent_requests_with_one_idempotency_key(pg_settings: Setting
                     {"account": "4100", "direction": "credit", "amount": "5.00", "asset": "USD"},
                 ]
             }
-            headers = {**tenant.headers(Scope.WRITE), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+            headers = {**tenant.headers(Role.ACCOUNTANT), "Idempotency-Key": f"k-{uuid.uuid4()}"}
             responses = await asyncio.gather(
                 *(
                     client.post(f"/v1/ledgers/{ledger_id}/entries", json=body, headers=headers)
@@ -188,7 +188,7 @@ async def test_concurrent_requests_with_one_idempotency_key(pg_settings: Setting
                 )
             )
             listed = await client.get(
-                f"/v1/ledgers/{ledger_id}/entries", headers=tenant.headers(Scope.READ)
+                f"/v1/ledgers/{ledger_id}/entries", headers=tenant.headers(Role.VIEWER)
             )
             late = await client.post(f"/v1/ledgers/{ledger_id}/entries", json=body, headers=headers)
 

@@ -18,7 +18,7 @@ from autoledger.ledger import service
 from autoledger.ledger.tables import JournalEntry, JournalLogRecord, Posting
 from autoledger.ledger.types import AccountType
 from autoledger.ledger.views import EntryView
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import BACKENDS, make_tenant
 from tests.ledger.support import (
     Setup,
@@ -152,7 +152,7 @@ async def test_tampering_behind_the_triggers_is_detected(backend: str, tmp_path:
                 r = await client.post(
                     "/v1/ledgers",
                     json={"name": "B", "base_currency": "USD", "chart_template": "small_business"},
-                    headers=tenant.headers(Scope.WRITE),
+                    headers=tenant.headers(Role.ACCOUNTANT),
                 )
                 ledger_id = r.json()["id"]
                 body = {

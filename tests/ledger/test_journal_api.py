@@ -18,7 +18,7 @@ from autoledger.ledger.commands import CreateEntry, PostingInput
 from autoledger.ledger.expiry import expire_pending
 from autoledger.ledger.types import Direction
 from autoledger.ledger.views import EntryView
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import TenantKeys, make_tenant
 
 JSON = dict[str, Any]
@@ -36,11 +36,11 @@ class Books:
     def id(self) -> str:
         return str(self.ledger["id"])
 
-    def h(self, scope: Scope = Scope.WRITE) -> dict[str, str]:
+    def h(self, scope: Role = Role.ACCOUNTANT) -> dict[str, str]:
         return self.tenant.headers(scope)
 
     def keyed(self, key: str) -> dict[str, str]:
-        return {**self.tenant.headers(Scope.WRITE), "Idempotency-Key": key}
+        return {**self.tenant.headers(Role.ACCOUNTANT), "Idempotency-Key": key}
 
     async def account(self, code: str, type_: str = "asset", **body: Any) -> JSON:
         body = {"code": code, "name": f"Account {code}", "type": type_, "asset": "USD", **body}
@@ -67,7 +67,7 @@ class Books:
 
     async def balance(self, account: JSON, **params: str) -> JSON:
         r = await self.client.get(
-            f"/v1/accounts/{account['id']}/balance", params=params, headers=self.h(Scope.READ)
+            f"/v1/accounts/{account['id']}/balance", params=params, headers=self.h(Role.VIEWER)
         )
         assert r.status_code == 200, r.text
         return dict(r.json())
@@ -81,14 +81,14 @@ class Books:
         return await self.client.post(f"/v1/entries/{entry_id}:{verb}", json=body, headers=self.h())
 
     async def verify(self) -> JSON:
-        r = await self.client.get(f"/v1/ledgers/{self.id}/verify", headers=self.h(Scope.READ))
+        r = await self.client.get(f"/v1/ledgers/{self.id}/verify", headers=self.h(Role.VIEWER))
         assert r.status_code == 200, r.text
         return dict(r.json())
 
 
 async def _books(client: httpx.AsyncClient, tenant: TenantKeys, **extra: Any) -> Books:
     body = {"name": "Books", "base_currency": "USD", **extra}
-    r = await client.post("/v1/ledgers", json=body, headers=tenant.headers(Scope.WRITE))
+    r = await client.post("/v1/ledgers", json=body, headers=tenant.headers(Role.ACCOUNTANT))
     assert r.status_code == 201, r.text
     return Books(client, tenant, dict(r.json()))
 
@@ -225,7 +225,7 @@ async def test_expired_hold_cannot_be_posted_and_expiry_voids_it(
     assert "expired" in body["detail"]
     assert (await books.own(cash))["debits_pending"] == "3.00"
     await expire_pending(app.state.journal_writer, sm)
-    r = await books.client.get(f"/v1/entries/{outcome.id}", headers=books.h(Scope.READ))
+    r = await books.client.get(f"/v1/entries/{outcome.id}", headers=books.h(Role.VIEWER))
     assert r.json()["status"] == "voided"
     assert (await books.own(cash))["debits_pending"] == "0.00"
     # a hold expiring in the past is refused outright
@@ -441,13 +441,13 @@ async def test_closed_period_refuses_entries_until_reopened(books: Books) -> Non
     r = await books.client.post(
         f"/v1/ledgers/{books.id}/periods",
         json={"name": "Jan 2026", "start_date": "2026-01-01", "end_date": "2026-01-31"},
-        headers=books.h(Scope.ADMIN),
+        headers=books.h(Role.ADMIN),
     )
     assert r.status_code == 201, r.text
     period = r.json()
     assert period["status"] == "open"
     base = f"/v1/ledgers/{books.id}/periods/{period['id']}"
-    r = await books.client.post(f"{base}:close", headers=books.h(Scope.WRITE))
+    r = await books.client.post(f"{base}:close", headers=books.h(Role.ACCOUNTANT))
     assert r.status_code == 403, r.text
     hold = await books.entry(
         ("1000", "debit", "2.00"),
@@ -455,7 +455,7 @@ async def test_closed_period_refuses_entries_until_reopened(books: Books) -> Non
         status="pending",
         effective_date="2026-01-20",
     )
-    r = await books.client.post(f"{base}:close", headers=books.h(Scope.ADMIN))
+    r = await books.client.post(f"{base}:close", headers=books.h(Role.ADMIN))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "closed"
     assert r.json()["closed_by"]
@@ -466,7 +466,7 @@ async def test_closed_period_refuses_entries_until_reopened(books: Books) -> Non
     _problem(await books.action(hold["id"], "post"), 409, "ledger.period_closed")
     await books.entry(*legs, effective_date="2026-02-01")
     await books.entry(*legs, effective_date="2025-12-31")
-    r = await books.client.post(f"{base}:reopen", headers=books.h(Scope.ADMIN))
+    r = await books.client.post(f"{base}:reopen", headers=books.h(Role.ADMIN))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "open"
     entry = await books.entry(*legs, effective_date="2026-01-15")
@@ -475,7 +475,7 @@ async def test_closed_period_refuses_entries_until_reopened(books: Books) -> Non
     r = await books.client.post(
         f"/v1/ledgers/{books.id}/periods",
         json={"name": "overlap", "start_date": "2026-01-31", "end_date": "2026-02-28"},
-        headers=books.h(Scope.ADMIN),
+        headers=books.h(Role.ADMIN),
     )
     _problem(r, 409, "ledger.period_overlap")
 
@@ -534,7 +534,7 @@ async def test_statement_running_balance_and_pagination(books: Books) -> None:
         params: dict[str, str | int] = {"limit": 2}
         if cursor:
             params["cursor"] = cursor
-        r = await books.client.get(url, params=params, headers=books.h(Scope.READ))
+        r = await books.client.get(url, params=params, headers=books.h(Role.VIEWER))
         assert r.status_code == 200, r.text
         page = r.json()
         openings.append(page["opening_balance"])
@@ -561,12 +561,12 @@ async def test_statement_running_balance_and_pagination(books: Books) -> None:
     ]
     assert openings == ["0.00", "3.00", "5.50"]
     r = await books.client.get(
-        url, params={"from": "2026-03-03", "to": "2026-03-04"}, headers=books.h(Scope.READ)
+        url, params={"from": "2026-03-03", "to": "2026-03-04"}, headers=books.h(Role.VIEWER)
     )
     page = r.json()
     assert page["opening_balance"] == "3.00"
     assert [ln["running_balance"] for ln in page["lines"]] == ["6.00", "5.50", "9.50"]
-    r = await books.client.get(url, params={"cursor": "garbage!"}, headers=books.h(Scope.READ))
+    r = await books.client.get(url, params={"cursor": "garbage!"}, headers=books.h(Role.VIEWER))
     assert r.status_code == 422, r.text
 
 
@@ -581,7 +581,7 @@ async def test_parent_balance_rolls_up(client: httpx.AsyncClient, tenant: Tenant
             params["cursor"] = cursor
         page = (
             await client.get(
-                f"/v1/ledgers/{books.id}/accounts", params=params, headers=books.h(Scope.READ)
+                f"/v1/ledgers/{books.id}/accounts", params=params, headers=books.h(Role.VIEWER)
             )
         ).json()
         accounts.update({a["code"]: a for a in page["data"]})
@@ -631,7 +631,7 @@ async def test_atomic_batch_writes_nothing_on_failure(books: Books) -> None:
     assert "ledger.unknown_account" in body["errors"][0]["message"]
     assert (await books.own(cash))["posted"] == "0.00"
     assert (await books.verify())["records_checked"] == 0
-    listed = await books.client.get(f"/v1/ledgers/{books.id}/entries", headers=books.h(Scope.READ))
+    listed = await books.client.get(f"/v1/ledgers/{books.id}/entries", headers=books.h(Role.VIEWER))
     assert listed.json()["data"] == []
 
 
@@ -712,7 +712,7 @@ async def test_list_entries_filters_and_cursor(books: Books) -> None:
     url = f"/v1/ledgers/{books.id}/entries"
 
     async def ids(**params: Any) -> list[str]:
-        r = await books.client.get(url, params=params, headers=books.h(Scope.READ))
+        r = await books.client.get(url, params=params, headers=books.h(Role.VIEWER))
         assert r.status_code == 200, r.text
         return [e["id"] for e in r.json()["data"]]
 
@@ -733,7 +733,7 @@ async def test_list_entries_filters_and_cursor(books: Books) -> None:
         params: dict[str, Any] = {"limit": 1}
         if cursor:
             params["cursor"] = cursor
-        page = (await books.client.get(url, params=params, headers=books.h(Scope.READ))).json()
+        page = (await books.client.get(url, params=params, headers=books.h(Role.VIEWER))).json()
         seen.extend(e["id"] for e in page["data"])
         cursor = page["next_cursor"]
         if cursor is None:
@@ -790,7 +790,7 @@ async def test_other_tenants_ids_are_not_found(
         ("1000", "debit", "1.00"), ("4000", "credit", "1.00"), status="pending"
     )
     intruder = await make_tenant(sessionmaker)
-    read, write = intruder.headers(Scope.READ), intruder.headers(Scope.WRITE)
+    read, write = intruder.headers(Role.VIEWER), intruder.headers(Role.ACCOUNTANT)
     for path in (
         f"/v1/ledgers/{books.id}",
         f"/v1/ledgers/{books.id}/accounts",
@@ -835,5 +835,5 @@ async def test_other_tenants_ids_are_not_found(
     # the owner's books are untouched
     assert (await books.own(cash))["posted"] == "1.00"
     assert (
-        await books.client.get(f"/v1/entries/{hold['id']}", headers=books.h(Scope.READ))
+        await books.client.get(f"/v1/entries/{hold['id']}", headers=books.h(Role.VIEWER))
     ).json()["status"] == "pending"

@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import TenantKeys
 
 
@@ -12,7 +12,7 @@ async def _ledger(client: httpx.AsyncClient, tenant: TenantKeys, **extra: Any) -
     response = await client.post(
         "/v1/ledgers",
         json={"name": "Books", "base_currency": "USD", **extra},
-        headers=tenant.headers(Scope.WRITE),
+        headers=tenant.headers(Role.ACCOUNTANT),
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -22,7 +22,7 @@ async def _account(
     client: httpx.AsyncClient, tenant: TenantKeys, ledger_id: str, **body: Any
 ) -> dict[str, Any]:
     response = await client.post(
-        f"/v1/ledgers/{ledger_id}/accounts", json=body, headers=tenant.headers(Scope.WRITE)
+        f"/v1/ledgers/{ledger_id}/accounts", json=body, headers=tenant.headers(Role.ACCOUNTANT)
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -44,22 +44,22 @@ async def test_post_entry_and_read_balances(client: httpx.AsyncClient, tenant: T
         "description": "Sale",
     }
     response = await client.post(
-        f"/v1/ledgers/{ledger['id']}/entries", json=entry, headers=tenant.headers(Scope.WRITE)
+        f"/v1/ledgers/{ledger['id']}/entries", json=entry, headers=tenant.headers(Role.ACCOUNTANT)
     )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "posted"
     assert body["postings"][0]["amount"] == "100.25"
     balance = (
-        await client.get(f"/v1/accounts/{cash['id']}/balance", headers=tenant.headers(Scope.READ))
+        await client.get(f"/v1/accounts/{cash['id']}/balance", headers=tenant.headers(Role.VIEWER))
     ).json()
     assert balance["balances"][0]["posted"] == "100.25"
     revenue = (
-        await client.get(f"/v1/accounts/{sales['id']}/balance", headers=tenant.headers(Scope.READ))
+        await client.get(f"/v1/accounts/{sales['id']}/balance", headers=tenant.headers(Role.VIEWER))
     ).json()
     assert revenue["balances"][0]["posted"] == "100.25"
     verify = (
-        await client.get(f"/v1/ledgers/{ledger['id']}/verify", headers=tenant.headers(Scope.READ))
+        await client.get(f"/v1/ledgers/{ledger['id']}/verify", headers=tenant.headers(Role.VIEWER))
     ).json()
     assert verify["ok"] is True
     assert verify["records_checked"] == 1
@@ -74,7 +74,7 @@ async def test_unbalanced_entry_is_refused(client: httpx.AsyncClient, tenant: Te
         ]
     }
     response = await client.post(
-        f"/v1/ledgers/{ledger['id']}/entries", json=entry, headers=tenant.headers(Scope.WRITE)
+        f"/v1/ledgers/{ledger['id']}/entries", json=entry, headers=tenant.headers(Role.ACCOUNTANT)
     )
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "ledger.unbalanced"

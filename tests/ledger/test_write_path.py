@@ -12,12 +12,12 @@ from autoledger.ledger.commands import CreateEntry, PostingInput
 from autoledger.ledger.types import AccountType, Direction
 from autoledger.ledger.views import EntryView
 from autoledger.platform.auth import service as auth
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import TenantKeys
 
 
 async def _ledger(client: httpx.AsyncClient, tenant: TenantKeys) -> tuple[str, dict[str, str]]:
-    headers = tenant.headers(Scope.WRITE)
+    headers = tenant.headers(Role.ACCOUNTANT)
     r = await client.post(
         "/v1/ledgers", json={"name": "B", "base_currency": "USD"}, headers=headers
     )
@@ -42,7 +42,7 @@ def _entry(amount: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _stored(client: httpx.AsyncClient, tenant: TenantKeys, entry_id: str) -> Any:
-    r = await client.get(f"/v1/entries/{entry_id}", headers=tenant.headers(Scope.READ))
+    r = await client.get(f"/v1/entries/{entry_id}", headers=tenant.headers(Role.VIEWER))
     assert r.status_code == 200, r.text
     return r.json()
 

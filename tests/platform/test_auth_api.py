@@ -1,6 +1,6 @@
 import httpx
 
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import TenantKeys
 
 
@@ -12,6 +12,6 @@ async def test_whoami_needs_a_key(client: httpx.AsyncClient) -> None:
 
 
 async def test_whoami_names_the_tenant(client: httpx.AsyncClient, tenant: TenantKeys) -> None:
-    response = await client.get("/v1/whoami", headers=tenant.headers(Scope.READ))
+    response = await client.get("/v1/whoami", headers=tenant.headers(Role.VIEWER))
     assert response.status_code == 200
     assert response.json()["tenant"]["name"] == tenant.name

@@ -4,7 +4,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
@@ -14,7 +14,7 @@ from autoledger.kit.clock import utcnow
 from autoledger.kit.settings import Settings
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.errors import InsufficientScope, InvalidApiKey
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Scope
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer al_...`")
@@ -93,6 +93,7 @@ async def _principal(
         try:
             async with maker() as session:
                 principal = await auth.authenticate(session, credentials.credentials)
+                await session.commit()  # last_used_at
         except InvalidApiKey as exc:
             exc.headers["WWW-Authenticate"] = "Bearer"
             raise
@@ -105,6 +106,19 @@ async def _principal(
     return principal
 
 
-Reader = Annotated[auth.Principal, Security(_principal, scopes=[Scope.READ.value])]
-Writer = Annotated[auth.Principal, Security(_principal, scopes=[Scope.WRITE.value])]
-Admin = Annotated[auth.Principal, Security(_principal, scopes=[Scope.ADMIN.value])]
+def _scoped(scope: Scope) -> Any:
+    return Security(_principal, scopes=[scope.value])
+
+
+# One alias per scope; every /v1 route declares exactly one (tests/security checks it).
+Profile = Annotated[auth.Principal, _scoped(Scope.PROFILE_READ)]
+LedgerReader = Annotated[auth.Principal, _scoped(Scope.LEDGER_READ)]
+LedgerWriter = Annotated[auth.Principal, _scoped(Scope.LEDGER_WRITE)]
+EntryApprover = Annotated[auth.Principal, _scoped(Scope.ENTRIES_APPROVE)]
+PeriodCloser = Annotated[auth.Principal, _scoped(Scope.PERIODS_CLOSE)]
+KeyManager = Annotated[auth.Principal, _scoped(Scope.KEYS_MANAGE)]
+AuditReader = Annotated[auth.Principal, _scoped(Scope.AUDIT_READ)]
+EventReader = Annotated[auth.Principal, _scoped(Scope.EVENTS_READ)]
+EventReplayer = Annotated[auth.Principal, _scoped(Scope.EVENTS_REPLAY)]
+WebhookReader = Annotated[auth.Principal, _scoped(Scope.WEBHOOKS_READ)]
+WebhookManager = Annotated[auth.Principal, _scoped(Scope.WEBHOOKS_MANAGE)]

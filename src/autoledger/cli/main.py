@@ -14,7 +14,7 @@ from autoledger.cli import event_commands, ledger_commands
 from autoledger.cli.context import console, fail, run, session_scope, settings
 from autoledger.db import migrate as migrations
 from autoledger.platform.auth import service as auth
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from autoledger.platform.observability.logging import configure_logging
 
 app = typer.Typer(
@@ -130,31 +130,35 @@ def tenants_list() -> None:
     run(work)
 
 
-def _parse_scopes(values: list[str]) -> list[Scope]:
+def _parse_roles(values: list[str]) -> list[Role]:
     names = [part.strip() for value in values for part in value.split(",") if part.strip()]
     try:
-        return [Scope(name) for name in names]
+        return [Role(name) for name in names]
     except ValueError:
-        fail(f"unknown scope in {names}; choose from {', '.join(s.value for s in Scope)}")
+        fail(f"unknown role in {names}; choose from {', '.join(r.value for r in Role)}")
 
 
 @keys.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="Tenant name.")],
-    scopes: Annotated[
-        list[str], typer.Option(help="Scopes: read, write, admin (repeat or comma-separate).")
+    roles: Annotated[
+        list[str],
+        typer.Option(
+            help="Roles: admin, accountant, approver, viewer, auditor, agent "
+            "(repeat or comma-separate)."
+        ),
     ],
     name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
 ) -> None:
     """Create an API key and print it (once: only its hash is stored)."""
-    wanted = _parse_scopes(scopes)
+    wanted = _parse_roles(roles)
     if not wanted:
-        fail("give at least one scope")
+        fail("give at least one role")
 
     async def work() -> None:
         async with session_scope(settings()) as session:
             owner = await auth.get_tenant_by_name(session, tenant)
-            _, full_key = await auth.create_api_key(session, owner.id, name=name, scopes=wanted)
+            _, full_key = await auth.create_api_key(session, owner.id, name=name, roles=wanted)
         console.print(full_key, markup=False, highlight=False, soft_wrap=True)
 
     run(work)
@@ -168,10 +172,11 @@ def keys_list(tenant: Annotated[str, typer.Option(help="Tenant name.")]) -> None
         async with session_scope(settings()) as session:
             owner = await auth.get_tenant_by_name(session, tenant)
             rows = await auth.list_api_keys(session, owner.id)
-        table = Table("id", "name", "prefix", "scopes", "revoked")
+        table = Table("id", "name", "prefix", "roles", "last used", "revoked")
         for key in rows:
             revoked = key.revoked_at.isoformat() if key.revoked_at else ""
-            table.add_row(str(key.id), key.name, key.prefix, ",".join(key.scopes), revoked)
+            used = key.last_used_at.isoformat() if key.last_used_at else ""
+            table.add_row(str(key.id), key.name, key.prefix, ",".join(key.roles), used, revoked)
         console.print(table)
 
     run(work)

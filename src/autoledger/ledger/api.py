@@ -12,7 +12,13 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoledger.api.deps import Admin, Reader, Session, Writer
+from autoledger.api.deps import (
+    EntryApprover,
+    LedgerReader,
+    LedgerWriter,
+    PeriodCloser,
+    Session,
+)
 from autoledger.api.idempotency import Slot, idempotent, json_response
 from autoledger.api.problems import from_error, responses
 from autoledger.kit.errors import AutoledgerError, FieldError, InvalidRequest
@@ -148,7 +154,7 @@ async def _journal(
     "/assets", status_code=201, response_model=schemas.AssetOut, responses=responses(DuplicateAsset)
 )
 async def define_asset(
-    body: schemas.AssetCreate, principal: Writer, session: Session, request: Request
+    body: schemas.AssetCreate, principal: LedgerWriter, session: Session, request: Request
 ) -> Response:
     async def work() -> BaseModel:
         row = await service.define_asset(
@@ -160,7 +166,7 @@ async def define_asset(
 
 
 @router.get("/assets", response_model=list[schemas.AssetOut])
-async def list_assets(principal: Reader, session: Session) -> list[schemas.AssetOut]:
+async def list_assets(principal: LedgerReader, session: Session) -> list[schemas.AssetOut]:
     return [
         schemas.AssetOut.model_validate(a)
         for a in await service.list_assets(session, principal.tenant_id)
@@ -172,7 +178,7 @@ async def list_assets(principal: Reader, session: Session) -> list[schemas.Asset
     "/ledgers", status_code=201, response_model=schemas.LedgerOut, responses=responses(UnknownAsset)
 )
 async def create_ledger(
-    body: schemas.LedgerCreate, principal: Writer, session: Session, request: Request
+    body: schemas.LedgerCreate, principal: LedgerWriter, session: Session, request: Request
 ) -> Response:
     async def work() -> BaseModel:
         ledger = await service.create_ledger(
@@ -189,7 +195,7 @@ async def create_ledger(
 
 
 @router.get("/ledgers", response_model=list[schemas.LedgerOut])
-async def list_ledgers(principal: Reader, session: Session) -> list[schemas.LedgerOut]:
+async def list_ledgers(principal: LedgerReader, session: Session) -> list[schemas.LedgerOut]:
     return [ledger_out(row) for row in await service.list_ledgers(session, principal.tenant_id)]
 
 
@@ -197,7 +203,7 @@ async def list_ledgers(principal: Reader, session: Session) -> list[schemas.Ledg
     "/ledgers/{ledger_id}", response_model=schemas.LedgerOut, responses=responses(LedgerNotFound)
 )
 async def get_ledger(
-    ledger_id: uuid.UUID, principal: Reader, session: Session
+    ledger_id: uuid.UUID, principal: LedgerReader, session: Session
 ) -> schemas.LedgerOut:
     return ledger_out(await service.get_ledger(session, principal.tenant_id, ledger_id))
 
@@ -208,7 +214,7 @@ async def get_ledger(
     responses=responses(LedgerNotFound),
 )
 async def verify_ledger(
-    ledger_id: uuid.UUID, principal: Reader, session: Session
+    ledger_id: uuid.UUID, principal: LedgerReader, session: Session
 ) -> schemas.VerifyOut:
     """Replay the hash chain and name the first entry that does not match."""
     report = await service.verify_chain(session, principal.tenant_id, ledger_id)
@@ -225,7 +231,7 @@ async def verify_ledger(
 async def create_account(
     ledger_id: uuid.UUID,
     body: schemas.AccountCreate,
-    principal: Writer,
+    principal: LedgerWriter,
     session: Session,
     request: Request,
 ) -> Response:
@@ -273,7 +279,7 @@ async def create_account(
 )
 async def import_chart(
     ledger_id: uuid.UUID,
-    principal: Writer,
+    principal: LedgerWriter,
     session: Session,
     request: Request,
     csv_text: Annotated[str, Body(media_type="text/csv")],
@@ -300,7 +306,7 @@ async def import_chart(
 )
 async def list_accounts(
     ledger_id: uuid.UUID,
-    principal: Reader,
+    principal: LedgerReader,
     session: Session,
     cursor: Annotated[
         str | None, Query(description="Code of the last account of the previous page")
@@ -329,7 +335,7 @@ async def list_accounts(
     responses=responses(AccountNotFound),
 )
 async def get_account(
-    account_id: uuid.UUID, principal: Reader, session: Session
+    account_id: uuid.UUID, principal: LedgerReader, session: Session
 ) -> schemas.AccountOut:
     account = await service.get_account(session, principal.tenant_id, account_id)
     return await Presenter(session, principal.tenant_id).account(account)
@@ -341,7 +347,7 @@ async def get_account(
     responses=responses(AccountNotFound),
 )
 async def update_account(
-    account_id: uuid.UUID, body: schemas.AccountUpdate, principal: Writer, session: Session
+    account_id: uuid.UUID, body: schemas.AccountUpdate, principal: LedgerWriter, session: Session
 ) -> schemas.AccountOut:
     account = await service.update_account(
         session,
@@ -363,7 +369,7 @@ async def update_account(
 )
 async def account_balance(
     account_id: uuid.UUID,
-    principal: Reader,
+    principal: LedgerReader,
     session: Session,
     as_of: Annotated[date | None, Query(description="Posted balance by effective date")] = None,
 ) -> schemas.AccountBalanceOut:
@@ -378,7 +384,7 @@ async def account_balance(
 )
 async def account_statement(
     account_id: uuid.UUID,
-    principal: Reader,
+    principal: LedgerReader,
     session: Session,
     asset: Annotated[str | None, Query()] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
@@ -438,7 +444,7 @@ def _create_command(
     responses=responses(*ENTRY_ERRORS),
 )
 async def create_entry(
-    ledger_id: uuid.UUID, body: schemas.EntryCreate, principal: Writer, request: Request
+    ledger_id: uuid.UUID, body: schemas.EntryCreate, principal: LedgerWriter, request: Request
 ) -> Response:
     """Post (or hold, with ``status: pending``) one balanced entry. Concurrent requests are
     group-committed; a replay with the same client ``id`` returns the first entry (200)."""
@@ -451,7 +457,7 @@ async def create_entry(
     responses=responses(*ENTRY_ERRORS, BatchFailed),
 )
 async def create_entries_batch(
-    ledger_id: uuid.UUID, body: schemas.BatchCreate, principal: Writer, request: Request
+    ledger_id: uuid.UUID, body: schemas.BatchCreate, principal: LedgerWriter, request: Request
 ) -> Response:
     """Up to 10,000 entries in one transaction: all or nothing (``atomic``), or each on its own."""
     commands: list[Command] = []
@@ -506,7 +512,7 @@ async def create_entries_batch(
 )
 async def list_entries(
     ledger_id: uuid.UUID,
-    principal: Reader,
+    principal: LedgerReader,
     session: Session,
     request: Request,
     account: Annotated[uuid.UUID | None, Query(description="Entries touching this account")] = None,
@@ -548,7 +554,9 @@ async def list_entries(
 @router.get(
     "/entries/{entry_id}", response_model=schemas.EntryOut, responses=responses(EntryNotFound)
 )
-async def get_entry(entry_id: uuid.UUID, principal: Reader, session: Session) -> schemas.EntryOut:
+async def get_entry(
+    entry_id: uuid.UUID, principal: LedgerReader, session: Session
+) -> schemas.EntryOut:
     view = await service.get_entry(session, principal.tenant_id, entry_id)
     return await Presenter(session, principal.tenant_id).entry(view)
 
@@ -567,7 +575,7 @@ async def get_entry(entry_id: uuid.UUID, principal: Reader, session: Session) ->
 )
 async def post_entry(
     entry_id: uuid.UUID,
-    principal: Writer,
+    principal: EntryApprover,
     request: Request,
     body: Annotated[schemas.EntryPost | None, Body()] = None,
 ) -> Response:
@@ -586,7 +594,7 @@ async def post_entry(
     response_model=schemas.EntryOut,
     responses=responses(EntryNotFound, EntryNotPending, PeriodClosed),
 )
-async def void_entry(entry_id: uuid.UUID, principal: Writer, request: Request) -> Response:
+async def void_entry(entry_id: uuid.UUID, principal: EntryApprover, request: Request) -> Response:
     """Release a pending entry's hold."""
     return await _journal(
         request, principal, VoidPending(principal.tenant_id, entry_id, principal.actor), 200
@@ -603,7 +611,7 @@ async def void_entry(entry_id: uuid.UUID, principal: Writer, request: Request) -
 )
 async def reverse_entry(
     entry_id: uuid.UUID,
-    principal: Writer,
+    principal: LedgerWriter,
     request: Request,
     body: Annotated[schemas.EntryReverse | None, Body()] = None,
 ) -> Response:
@@ -627,7 +635,7 @@ async def reverse_entry(
     responses=responses(LedgerNotFound),
 )
 async def list_periods(
-    ledger_id: uuid.UUID, principal: Reader, session: Session
+    ledger_id: uuid.UUID, principal: LedgerReader, session: Session
 ) -> list[schemas.PeriodOut]:
     return [
         schemas.PeriodOut.model_validate(p)
@@ -644,7 +652,7 @@ async def list_periods(
 async def create_period(
     ledger_id: uuid.UUID,
     body: schemas.PeriodCreate,
-    principal: Admin,
+    principal: PeriodCloser,
     session: Session,
     request: Request,
 ) -> Response:
@@ -684,7 +692,11 @@ async def _set_period(
     responses=responses(PeriodNotFound),
 )
 async def close_period(
-    ledger_id: uuid.UUID, period_id: uuid.UUID, principal: Admin, session: Session, request: Request
+    ledger_id: uuid.UUID,
+    period_id: uuid.UUID,
+    principal: PeriodCloser,
+    session: Session,
+    request: Request,
 ) -> Response:
     """Close a period: entries dated inside it are refused with ``ledger.period_closed``."""
     await service.get_ledger(session, principal.tenant_id, ledger_id)
@@ -697,7 +709,11 @@ async def close_period(
     responses=responses(PeriodNotFound),
 )
 async def reopen_period(
-    ledger_id: uuid.UUID, period_id: uuid.UUID, principal: Admin, session: Session, request: Request
+    ledger_id: uuid.UUID,
+    period_id: uuid.UUID,
+    principal: PeriodCloser,
+    session: Session,
+    request: Request,
 ) -> Response:
     await service.get_ledger(session, principal.tenant_id, ledger_id)
     return await _set_period(request, principal, session, period_id, False)

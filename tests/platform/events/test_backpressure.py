@@ -7,7 +7,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from autoledger.api.app import create_app
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from autoledger.platform.events import outbox
 from autoledger.platform.events.inprocess import InProcessBus
 from autoledger.platform.events.relay import Relay
@@ -46,6 +46,6 @@ async def test_writes_are_shed_while_the_outbox_lags_and_recover(own_db: OwnData
         while await relay.run_once():
             pass
         await shedder.sample()
-        accepted = await http.post("/v1/ledgers", json=body, headers=tenant.headers(Scope.ADMIN))
+        accepted = await http.post("/v1/ledgers", json=body, headers=tenant.headers(Role.ADMIN))
         assert accepted.status_code == 201, accepted.text
         assert "autoledger_write_shedding 0.0" in (await http.get("/metrics")).text

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from autoledger.api.app import create_app
 from autoledger.kit.settings import Settings
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from autoledger.platform.events import outbox
 from autoledger.platform.events.bus import Bus, Message
 from autoledger.platform.events.consumers import Consumer, ConsumerRunner
@@ -113,7 +113,7 @@ async def test_an_always_failing_event_is_dead_lettered_and_replays_after_the_fi
         await wait_for(lambda: worker.runners[0].stats.dead_lettered == 1)
         assert effects.calls[event.id] == 4
 
-        listed = await http.get("/v1/dead-letters", headers=tenant.headers(Scope.READ))
+        listed = await http.get("/v1/dead-letters", headers=tenant.headers(Role.VIEWER))
         assert listed.status_code == 200
         [letter] = listed.json()["data"]
         assert letter["consumer"] == effects.name
@@ -123,27 +123,27 @@ async def test_an_always_failing_event_is_dead_lettered_and_replays_after_the_fi
         assert letter["event"]["type"] == "test.ping.v1"
 
         other = await make_tenant(own_db.sessionmaker)
-        hidden = await http.get("/v1/dead-letters", headers=other.headers(Scope.READ))
+        hidden = await http.get("/v1/dead-letters", headers=other.headers(Role.VIEWER))
         assert hidden.json()["data"] == []
         refused = await http.post(
-            f"/v1/dead-letters/{letter['id']}:replay", headers=tenant.headers(Scope.WRITE)
+            f"/v1/dead-letters/{letter['id']}:replay", headers=tenant.headers(Role.ACCOUNTANT)
         )
         assert refused.status_code == 403
 
         broken = False  # the fault is fixed
         replayed = await http.post(
-            f"/v1/dead-letters/{letter['id']}:replay", headers=tenant.headers(Scope.ADMIN)
+            f"/v1/dead-letters/{letter['id']}:replay", headers=tenant.headers(Role.ADMIN)
         )
         assert replayed.status_code == 200, replayed.text
         assert replayed.json()["status"] == "replayed"
         await wait_for(lambda: worker.runners[0].stats.processed == 1)
         again = await http.post(
-            f"/v1/dead-letters/{letter['id']}:replay", headers=tenant.headers(Scope.ADMIN)
+            f"/v1/dead-letters/{letter['id']}:replay", headers=tenant.headers(Role.ADMIN)
         )
         assert again.status_code == 409
         assert again.json()["code"] == "events.dead_letter_replayed"
         missing = await http.post(
-            f"/v1/dead-letters/{uuid.uuid4()}:replay", headers=tenant.headers(Scope.ADMIN)
+            f"/v1/dead-letters/{uuid.uuid4()}:replay", headers=tenant.headers(Role.ADMIN)
         )
         assert missing.status_code == 404
     assert await effect_count(own_db.sessionmaker) == {str(event.id): 1}
@@ -174,7 +174,7 @@ async def test_ledger_events_reach_consumers_through_the_embedded_worker(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         ) as http,
     ):
-        headers = tenant.headers(Scope.ADMIN)
+        headers = tenant.headers(Role.ADMIN)
         ledger = (
             await http.post(
                 "/v1/ledgers",

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.kit.settings import ENV_PREFIX, Settings
 from autoledger.ledger import journal
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from autoledger.platform.events import consumers, outbox
 from autoledger.platform.events.bus import Bus
 from autoledger.platform.events.buses import create_bus
@@ -317,7 +317,7 @@ async def test_the_api_sheds_writes_under_backlog_and_recovers_when_a_worker_dra
         )
         with spawned(["serve", "--port", str(port)], api_env, tmp_path / "api.log") as api:
             await asyncio.to_thread(wait_until_ready, base, api)
-            headers = tenant.headers(Scope.ADMIN)
+            headers = tenant.headers(Role.ADMIN)
             async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
                 ledger = (
                     await http.post(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.api.app import create_app
 from autoledger.kit.settings import Settings
-from autoledger.platform.auth.schemas import Scope
+from autoledger.platform.auth.roles import Role
 from tests.conftest import TenantKeys, make_tenant
 from tests.platform.webhooks.conftest import make_event, publish
 
@@ -171,7 +171,7 @@ async def test_unknown_event_types_and_bad_payloads_are_refused(
 
 async def test_scopes(wh_client: httpx.AsyncClient, wh_tenant: TenantKeys) -> None:
     created = await _create(wh_client, wh_tenant)
-    for scope in (Scope.READ, Scope.WRITE):
+    for scope in (Role.VIEWER, Role.ACCOUNTANT):
         response = await wh_client.post(
             "/v1/webhooks", json={"url": PUBLIC_URL}, headers=wh_tenant.headers(scope)
         )
@@ -180,7 +180,7 @@ async def test_scopes(wh_client: httpx.AsyncClient, wh_tenant: TenantKeys) -> No
         _problem(response, 403, "auth.insufficient_scope")
     _problem(await wh_client.get("/v1/webhooks"), 401, "auth.invalid_key")
     deliveries = await wh_client.get(
-        f"/v1/webhooks/{created['id']}/deliveries", headers=wh_tenant.headers(Scope.READ)
+        f"/v1/webhooks/{created['id']}/deliveries", headers=wh_tenant.headers(Role.VIEWER)
     )
     assert deliveries.status_code == 200, deliveries.text
 
@@ -209,7 +209,7 @@ async def test_deliveries_are_paged_filtered_and_redelivered(
     events = [make_event(wh_tenant.id) for _ in range(3)]
     for event in events:
         await publish(wh_sessionmaker, event)
-    read = wh_tenant.headers(Scope.READ)
+    read = wh_tenant.headers(Role.VIEWER)
     url = f"/v1/webhooks/{created['id']}/deliveries"
 
     first = (await wh_client.get(url, params={"limit": 2}, headers=read)).json()

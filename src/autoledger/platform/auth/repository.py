@@ -3,8 +3,9 @@ prefix, which is how a request finds its tenant in the first place."""
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.platform.auth.tables import ApiKey, Tenant
@@ -33,6 +34,11 @@ class AuthRepository:
     async def key(self, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
         return await self.session.scalar(
             select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)
+        )
+
+    async def touch_key(self, key_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
         )
 
     async def keys(self, tenant_id: uuid.UUID) -> Sequence[ApiKey]:

@@ -1,24 +1,12 @@
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import Field
 
 from autoledger.kit.schemas import RequestModel, ResponseModel
+from autoledger.platform.auth.roles import Role, Scope
 
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
-
-
-class Scope(StrEnum):
-    """Coarse scopes; each one implies the ones below it (admin ⊇ write ⊇ read)."""
-
-    READ = "read"
-    WRITE = "write"
-    ADMIN = "admin"
-
-    def implies(self, other: "Scope") -> bool:
-        order = list(Scope)
-        return order.index(self) >= order.index(other)
 
 
 class TenantOut(ResponseModel):
@@ -29,18 +17,30 @@ class TenantOut(ResponseModel):
 
 class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
-    scopes: list[Scope] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1, max_length=len(Role))
     expires_at: datetime | None = None
+
+
+class ApiKeyRotate(RequestModel):
+    grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="How long the old key keeps working (0: revoked at once)",
+    )
 
 
 class ApiKeyOut(ResponseModel):
     id: uuid.UUID
     name: str
     prefix: str
+    roles: list[Role]
     scopes: list[Scope]
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None
+    rotated_from_id: uuid.UUID | None
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -50,4 +50,5 @@ class ApiKeyCreated(ApiKeyOut):
 class WhoAmI(ResponseModel):
     tenant: TenantOut
     key_id: uuid.UUID
+    roles: list[Role]
     scopes: list[Scope]

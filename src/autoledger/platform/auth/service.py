@@ -14,7 +14,7 @@ import string
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,8 @@ from autoledger.platform.auth.errors import (
     TenantNotFound,
 )
 from autoledger.platform.auth.repository import AuthRepository
-from autoledger.platform.auth.schemas import TENANT_NAME_PATTERN, Scope
+from autoledger.platform.auth.roles import Role, Scope, scopes_of
+from autoledger.platform.auth.schemas import TENANT_NAME_PATTERN
 from autoledger.platform.auth.tables import ApiKey, Tenant
 
 _KEY_PATTERN = re.compile(r"al_([0-9a-f]{12})_([A-Za-z0-9]{43})")
@@ -42,15 +43,19 @@ class Principal:
     tenant_id: uuid.UUID
     tenant_name: str
     key_id: uuid.UUID
-    scopes: frozenset[Scope]
+    roles: frozenset[Role]
     expires_at: datetime | None = None
+    scopes: frozenset[Scope] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scopes", scopes_of(self.roles))
 
     @property
     def actor(self) -> str:
         return f"key:{self.key_id}"
 
     def allows(self, scope: Scope) -> bool:
-        return any(held.implies(scope) for held in self.scopes)
+        return scope in self.scopes
 
 
 def _digest(secret: str) -> str:
@@ -104,8 +109,9 @@ async def create_api_key(
     tenant_id: uuid.UUID,
     *,
     name: str,
-    scopes: Sequence[Scope],
+    roles: Sequence[Role | str],
     expires_at: datetime | None = None,
+    rotated_from_id: uuid.UUID | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is never stored."""
     full_key, prefix, digest = generate_key()
@@ -114,8 +120,9 @@ async def create_api_key(
         name=name,
         prefix=prefix,
         secret_hash=digest,
-        scopes=sorted({Scope(s).value for s in scopes}),
+        roles=sorted({Role(r).value for r in roles}),
         expires_at=expires_at,
+        rotated_from_id=rotated_from_id,
     )
     await AuthRepository(session).add(key)
     return key, full_key
@@ -135,6 +142,34 @@ async def revoke_api_key(session: AsyncSession, tenant_id: uuid.UUID, key_id: uu
     return key
 
 
+async def rotate_api_key(
+    session: AsyncSession, tenant_id: uuid.UUID, key_id: uuid.UUID, *, grace: timedelta
+) -> tuple[ApiKey, str]:
+    """A new key with the same name, roles and expiry; the old one keeps working for
+    ``grace`` (so deployments can roll over), then expires."""
+    old = await AuthRepository(session).key(tenant_id, key_id)
+    if old is None or old.revoked_at is not None:
+        raise ApiKeyNotFound(f"no active API key {key_id}")
+    new, full_key = await create_api_key(
+        session,
+        tenant_id,
+        name=old.name,
+        roles=old.roles,
+        expires_at=old.expires_at,
+        rotated_from_id=old.id,
+    )
+    cutoff = utcnow() + grace
+    if grace.total_seconds() == 0:
+        old.revoked_at = utcnow()
+    elif old.expires_at is None or old.expires_at > cutoff:
+        old.expires_at = cutoff
+    await session.flush()
+    return new, full_key
+
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 async def authenticate(session: AsyncSession, token: str) -> Principal:
     """Resolve a bearer token to a principal. Every failure looks the same to the caller."""
     match = _KEY_PATTERN.fullmatch(token)
@@ -148,11 +183,14 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise InvalidApiKey("the API key is malformed, unknown, revoked or expired")
     tenant = await get_tenant(session, key.tenant_id)
+    if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
+        # At most one write per key a minute and process (and only on a cache miss).
+        await AuthRepository(session).touch_key(key.id, now)
     return Principal(
         tenant_id=tenant.id,
         tenant_name=tenant.name,
         key_id=key.id,
-        scopes=frozenset(Scope(s) for s in key.scopes),
+        roles=frozenset(Role(r) for r in key.roles),
         expires_at=key.expires_at,
     )
 
@@ -164,6 +202,6 @@ async def bootstrap_tenant(session: AsyncSession, name: str) -> str | None:
         return None
     tenant = await create_tenant(session, name)
     _, full_key = await create_api_key(
-        session, tenant.id, name="bootstrap admin", scopes=[Scope.ADMIN]
+        session, tenant.id, name="bootstrap admin", roles=[Role.ADMIN]
     )
     return full_key

@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from autoledger.db.base import Base, CreatedAtMixin, IdMixin, JSONType
+from autoledger.platform.auth.roles import Role, scopes_of
 
 
 class Tenant(IdMixin, CreatedAtMixin, Base):
@@ -24,6 +25,14 @@ class ApiKey(IdMixin, CreatedAtMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
-    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    roles: Mapped[list[str]] = mapped_column(JSONType)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    rotated_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id"), default=None
+    )
+
+    @property
+    def scopes(self) -> list[str]:
+        return sorted(scopes_of([Role(r) for r in self.roles]))

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from autoledger.api.deps import Admin, Reader, Session
+from autoledger.api.deps import EventReader, EventReplayer, Session
 from autoledger.api.problems import responses
 from autoledger.api.writes import write
 from autoledger.platform.events import consumers
@@ -33,7 +33,7 @@ def dead_letter_out(letter: DeadLetter) -> DeadLetterOut:
 
 @router.get("/dead-letters", response_model=DeadLetterPage)
 async def list_dead_letters(
-    principal: Reader,
+    principal: EventReader,
     session: Session,
     status: Literal["dead", "replayed", "all"] = "dead",
     consumer: str | None = None,
@@ -61,7 +61,7 @@ async def list_dead_letters(
     responses=responses(consumers.DeadLetterNotFound),
 )
 async def get_dead_letter(
-    dead_letter_id: uuid.UUID, principal: Reader, session: Session
+    dead_letter_id: uuid.UUID, principal: EventReader, session: Session
 ) -> DeadLetterOut:
     return dead_letter_out(
         await consumers.get_dead_letter(session, principal.tenant_id, dead_letter_id)
@@ -74,7 +74,7 @@ async def get_dead_letter(
     responses=responses(consumers.DeadLetterNotFound, consumers.DeadLetterReplayed),
 )
 async def replay_dead_letter(
-    dead_letter_id: uuid.UUID, principal: Admin, session: Session, request: Request
+    dead_letter_id: uuid.UUID, principal: EventReplayer, session: Session, request: Request
 ) -> Response:
     """Put the event back on the bus; the consumer that gave up applies it now, and
     consumers that applied it already skip it (their inbox)."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoledger.api.deps import Admin, AppSettings, Reader, Session
+from autoledger.api.deps import AppSettings, Session, WebhookManager, WebhookReader
 from autoledger.api.idempotency import Slot, idempotent, json_response
 from autoledger.api.problems import responses
 from autoledger.platform.auth.service import Principal
@@ -65,7 +65,7 @@ def _with_secret(endpoint: WebhookEndpoint, secret: str) -> schemas.EndpointWith
 )
 async def create_endpoint(
     body: schemas.EndpointCreate,
-    principal: Admin,
+    principal: WebhookManager,
     session: Session,
     settings: AppSettings,
     request: Request,
@@ -86,7 +86,7 @@ async def create_endpoint(
 
 
 @router.get("/webhooks", response_model=list[schemas.EndpointOut], summary="List webhook endpoints")
-async def list_endpoints(principal: Admin, session: Session) -> list[schemas.EndpointOut]:
+async def list_endpoints(principal: WebhookManager, session: Session) -> list[schemas.EndpointOut]:
     return [
         schemas.EndpointOut.model_validate(e)
         for e in await service.list_endpoints(session, principal.tenant_id)
@@ -99,7 +99,7 @@ async def list_endpoints(principal: Admin, session: Session) -> list[schemas.End
     responses=responses(EndpointNotFound),
 )
 async def get_endpoint(
-    endpoint_id: uuid.UUID, principal: Admin, session: Session
+    endpoint_id: uuid.UUID, principal: WebhookManager, session: Session
 ) -> schemas.EndpointOut:
     endpoint = await service.get_endpoint(session, principal.tenant_id, endpoint_id)
     return schemas.EndpointOut.model_validate(endpoint)
@@ -114,7 +114,7 @@ async def get_endpoint(
 async def update_endpoint(
     endpoint_id: uuid.UUID,
     body: schemas.EndpointUpdate,
-    principal: Admin,
+    principal: WebhookManager,
     session: Session,
     settings: AppSettings,
 ) -> schemas.EndpointOut:
@@ -139,7 +139,9 @@ async def update_endpoint(
     summary="Delete a webhook endpoint with its deliveries",
     responses=responses(EndpointNotFound),
 )
-async def delete_endpoint(endpoint_id: uuid.UUID, principal: Admin, session: Session) -> Response:
+async def delete_endpoint(
+    endpoint_id: uuid.UUID, principal: WebhookManager, session: Session
+) -> Response:
     await service.delete_endpoint(session, principal.tenant_id, endpoint_id)
     await session.commit()
     return Response(status_code=204)
@@ -152,7 +154,7 @@ async def delete_endpoint(endpoint_id: uuid.UUID, principal: Admin, session: Ses
     responses=responses(EndpointNotFound),
 )
 async def rotate_secret(
-    endpoint_id: uuid.UUID, principal: Admin, session: Session, request: Request
+    endpoint_id: uuid.UUID, principal: WebhookManager, session: Session, request: Request
 ) -> Response:
     async def work() -> BaseModel:
         endpoint, secret = await service.rotate_secret(session, principal.tenant_id, endpoint_id)
@@ -170,7 +172,7 @@ async def rotate_secret(
 )
 async def list_deliveries(
     endpoint_id: uuid.UUID,
-    principal: Reader,
+    principal: WebhookReader,
     session: Session,
     status: schemas.DeliveryStatus | None = None,
     cursor: Annotated[uuid.UUID | None, Query(description="`next_cursor` of the last page")] = None,
@@ -192,7 +194,7 @@ async def list_deliveries(
     responses=responses(DeliveryNotFound),
 )
 async def get_delivery(
-    delivery_id: uuid.UUID, principal: Reader, session: Session
+    delivery_id: uuid.UUID, principal: WebhookReader, session: Session
 ) -> schemas.DeliveryDetail:
     found = await service.get_delivery(session, principal.tenant_id, delivery_id)
     return schemas.DeliveryDetail(
@@ -209,7 +211,7 @@ async def get_delivery(
     responses=responses(DeliveryNotFound, EndpointDisabled),
 )
 async def redeliver(
-    delivery_id: uuid.UUID, principal: Admin, session: Session, request: Request
+    delivery_id: uuid.UUID, principal: WebhookManager, session: Session, request: Request
 ) -> Response:
     async def work() -> BaseModel:
         delivery = await service.redeliver(session, principal.tenant_id, delivery_id)
