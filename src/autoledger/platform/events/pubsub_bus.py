@@ -14,6 +14,15 @@ The client leases every message it hands out until it is acked or nacked, and ho
 messages of an ordering key until then. ``ack_wait`` is therefore kept here: a message whose
 handler neither acks nor naks within ``ack_wait`` of starting is nacked, so it is redelivered
 (Pub/Sub's own ack deadline is 10 s at least and the lease would extend it anyway).
+
+Subscriptions are created without exactly-once delivery: the consumers' inbox already makes
+delivery effectively exactly once, and with it on, the client's lease renewals (modacks of every
+leased ack id, taken from a snapshot) race the acks. On the emulator one already-acked id fails
+the whole modack request, so none of the other leases in it is extended and they expire too.
+Past ~100 failed ids the error detail no longer fits in gRPC's trailer limit. The client
+then gets RESOURCE_EXHAUSTED with a status detail saying INVALID_ARGUMENT. The resulting
+``ValueError`` kills its lease thread and delivery stalls. Without exactly-once, acks and
+modacks are best effort, as at-least-once delivery expects.
 """
 
 import asyncio
@@ -27,9 +36,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+# Not "from google.cloud import pubsub_v1": with a typed google.cloud package installed (kms),
+# mypy then looks the untyped pubsub_v1 up as an attribute and fails.
+import google.cloud.pubsub_v1 as pubsub_v1
 import structlog
 from google.api_core import exceptions as google_errors
-from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1.subscriber._protocol import dispatcher as client_dispatcher
 from google.cloud.pubsub_v1.subscriber.message import Message as PubSubMessage
 
 from autoledger.kit.settings import Settings
@@ -43,6 +55,10 @@ MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # Pub/Sub's dead-letter p
 MIN_ACK_DEADLINE, MAX_ACK_DEADLINE = 10, 600
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.~+%-]")
 _ADMIN_TIMEOUT = 30.0
+# How long the client's dispatcher waits to batch acks (10 ms by default). With message
+# ordering the client hands out a key's next message only once the previous ack has been
+# sent, so this wait bounds each key to ~80 messages/s; 1 ms allows ~4x that.
+ACK_BATCH_LATENCY = 0.001
 
 
 def subscription_id(namespace: str, group: str) -> str:
@@ -81,8 +97,8 @@ class _PubSubDelivery:
                 self.received.nack()
             else:
                 # Drop the lease first, or the client keeps extending the deadline.
-                self.received.modify_ack_deadline(_clamp(delay, 1, MAX_ACK_DEADLINE))
                 self.received.drop()
+                self.received.modify_ack_deadline(_clamp(delay, 1, MAX_ACK_DEADLINE))
 
     def expire(self) -> None:
         if self._settle():
@@ -230,6 +246,10 @@ class PubSubBus:
         if self.emulator_host:
             # The google clients only learn of an emulator from this variable.
             os.environ["PUBSUB_EMULATOR_HOST"] = self.emulator_host
+        if hasattr(client_dispatcher, "_MAX_BATCH_LATENCY"):
+            # Private and process-wide (read when a subscription's dispatcher starts); if a
+            # client release drops it, only per-key throughput suffers.
+            client_dispatcher._MAX_BATCH_LATENCY = ACK_BATCH_LATENCY
         options = pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
         self._publisher = pubsub_v1.PublisherClient(publisher_options=options)
         self._subscriber = pubsub_v1.SubscriberClient()
@@ -369,6 +389,7 @@ class PubSubBus:
                     max_deliver, MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS
                 ),
             },
+            # Not exactly-once: see the module docstring; the inbox absorbs redeliveries.
             "enable_exactly_once_delivery": False,
         }
         if types is not None:
@@ -394,11 +415,22 @@ class PubSubBus:
         try:
             subscriber.create_subscription(request=request, timeout=_ADMIN_TIMEOUT)
         except google_errors.AlreadyExists:
-            pass  # filter, ordering and policies are fixed at creation
-        except google_errors.InvalidArgument:
-            # A Pub/Sub that refuses exactly-once delivery (the emulator accepts it): go
-            # without; redeliveries stay harmless through the consumers' inbox.
-            log.warning("bus.pubsub.exactly_once_refused", subscription=request["name"])
-            request = {**request, "enable_exactly_once_delivery": False}
-            with contextlib.suppress(google_errors.AlreadyExists):
-                subscriber.create_subscription(request=request, timeout=_ADMIN_TIMEOUT)
+            # Filter, ordering and policies are fixed at creation; exactly-once is not, and a
+            # subscription made by an earlier version may have it on.
+            try:
+                subscriber.update_subscription(
+                    request={
+                        "subscription": {
+                            "name": request["name"],
+                            "enable_exactly_once_delivery": False,
+                        },
+                        "update_mask": {"paths": ["enable_exactly_once_delivery"]},
+                    },
+                    timeout=_ADMIN_TIMEOUT,
+                )
+            except google_errors.GoogleAPICallError as exc:
+                log.warning(
+                    "bus.pubsub.exactly_once_not_disabled",
+                    subscription=request["name"],
+                    error=str(exc),
+                )
