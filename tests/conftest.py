@@ -23,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from autoledger.api.app import create_app
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.migrate import upgrade
+from autoledger.db.tenancy import system_settings
 from autoledger.kit.settings import Settings
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.roles import Role
+from autoledger.platform.crypto.keyring import Keyring, install_keyring
 
 PG_ADMIN_DSN = os.environ.get(
     "AUTOLEDGER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -65,9 +67,22 @@ async def postgres_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+APP_ROLE = "autoledger_app"  # created by migration 0008; row-level security binds it
+
+
+def app_role_url(owner_url: str) -> str:
+    """The same PostgreSQL database, as the request-path role (trust auth here)."""
+    scheme, rest = owner_url.split("://", 1)
+    return f"{scheme}://{APP_ROLE}@{rest.split('@', 1)[1]}"
+
+
 def make_settings(database_url: str, data_dir: Path) -> Settings:
+    """Settings for a database URL; on PostgreSQL the request path runs as the RLS role and
+    the owner URL becomes the system URL (ADR 0009), exactly as in production."""
+    postgres = database_url.startswith("postgresql")
     return Settings(
-        database_url=database_url,
+        database_url=app_role_url(database_url) if postgres else database_url,
+        system_database_url=database_url if postgres else None,
         data_dir=data_dir,
         log_format="console",
         api_key_cache_seconds=0,
@@ -87,12 +102,16 @@ async def settings(
             url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         config = make_settings(url, data_dir)
         await asyncio.to_thread(upgrade, config)
+        # The key-encryption key lives in the test's data directory, never in ./var.
+        previous = install_keyring(Keyring.from_settings(config))
         yield config
+        install_keyring(previous)
 
 
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings)
+    """The system (owner) engine: tests arrange data across tenants with it."""
+    engine = create_engine(system_settings(settings))
     yield engine
     await engine.dispose()
 

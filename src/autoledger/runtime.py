@@ -16,11 +16,13 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoledger.db.engine import create_engine, create_sessionmaker
+from autoledger.db.tenancy import system_settings, tenant_sessionmaker
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import describe
 from autoledger.kit.settings import Settings
 from autoledger.ledger.expiry import expire_pending
 from autoledger.ledger.writer import JournalWriter
+from autoledger.platform.crypto.keyring import ensure_keyring
 from autoledger.platform.events import outbox
 from autoledger.platform.events.backpressure import LoadShedder
 from autoledger.platform.events.bus import Bus
@@ -39,8 +41,10 @@ log = structlog.get_logger("autoledger.runtime")
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
+    engine: AsyncEngine  # the request path: row-level security applies (ADR 0009)
     sessionmaker: async_sessionmaker[AsyncSession]
+    system_engine: AsyncEngine  # cross-tenant system work; the same engine when one URL
+    system_sessionmaker: async_sessionmaker[AsyncSession]
     writer: JournalWriter
     metrics: HttpMetrics
     event_metrics: EventMetrics
@@ -59,8 +63,16 @@ class Runtime:
         services: Sequence[Service] | None = None,
         relay: bool = True,
     ) -> "Runtime":
+        # One key-encryption-key provider per process (ADR 0006), from these settings.
+        ensure_keyring(settings)
         engine = create_engine(settings)
-        sessionmaker = create_sessionmaker(engine)
+        sessionmaker = tenant_sessionmaker(engine)
+        system_engine = (
+            engine
+            if settings.system_database_url in (None, settings.database_url)
+            else create_engine(system_settings(settings))
+        )
+        system = create_sessionmaker(system_engine)
         metrics = HttpMetrics()
         event_metrics = EventMetrics(registry=metrics.registry)
         writer = JournalWriter(
@@ -73,15 +85,26 @@ class Runtime:
         if with_worker:
             worker = EventWorker(
                 settings,
-                sessionmaker,
+                system,
                 bus if bus is not None else create_bus(settings),
                 registered_consumers() if consumers is None else consumers,
                 event_metrics,
                 relay_enabled=relay,
-                services=default_services(settings, sessionmaker) if services is None else services,
+                services=default_services(settings, system) if services is None else services,
             )
-        shedder = LoadShedder(sessionmaker, settings.outbox_max_lag, event_metrics)
-        return cls(settings, engine, sessionmaker, writer, metrics, event_metrics, shedder, worker)
+        shedder = LoadShedder(system, settings.outbox_max_lag, event_metrics)
+        return cls(
+            settings,
+            engine,
+            sessionmaker,
+            system_engine,
+            system,
+            writer,
+            metrics,
+            event_metrics,
+            shedder,
+            worker,
+        )
 
     async def start(self) -> None:
         await self.writer.start()
@@ -100,14 +123,16 @@ class Runtime:
             await self.worker.stop()
         await self.shedder.stop()
         await self.engine.dispose()
+        if self.system_engine is not self.engine:
+            await self.system_engine.dispose()
 
     async def _chores(self) -> None:
         """Void expired holds; forget expired idempotency keys, old sent events, old inbox."""
         s = self.settings
         while True:
             try:
-                await expire_pending(self.writer, self.sessionmaker)
-                async with self.sessionmaker() as session, session.begin():
+                await expire_pending(self.writer, self.system_sessionmaker)
+                async with self.system_sessionmaker() as session, session.begin():
                     await purge_expired(session)
                     await outbox.purge_published(session, timedelta(hours=s.outbox_retention_hours))
                     await session.execute(

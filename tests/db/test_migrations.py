@@ -1,16 +1,19 @@
 """Migrations run forwards and backwards on both backends and leave the schema at the head."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, inspect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoledger.db.engine import create_engine
 from autoledger.db.migrate import current_revision, downgrade, head_revision, upgrade
 from autoledger.kit.settings import Settings
+from autoledger.platform.auth import service as auth
+from autoledger.platform.auth.errors import TenantNotFound
 from tests.conftest import BACKENDS, make_settings, postgres_database
 
 # Tables the head schema must have; "alembic_version" is Alembic's own bookkeeping.
@@ -76,3 +79,17 @@ async def test_upgrading_at_head_changes_nothing(empty_database: Settings) -> No
 
 async def test_the_test_database_is_at_head(engine: AsyncEngine) -> None:
     assert await current_revision(engine) == head_revision()
+
+
+async def test_a_rollback_undoes_work_done_under_a_savepoint(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """pysqlite used to commit a SAVEPOINT taken before the first write (its implicit
+    transactions); creating a tenant takes one, so a rollback must still undo it."""
+    name = f"t-{uuid.uuid4().hex[:16]}"
+    async with sessionmaker() as session:
+        await auth.create_tenant(session, name)
+        await session.rollback()
+    async with sessionmaker() as session:
+        with pytest.raises(TenantNotFound):
+            await auth.get_tenant_by_name(session, name)

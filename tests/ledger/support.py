@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.migrate import upgrade
+from autoledger.db.tenancy import system_settings
 from autoledger.kit.settings import Settings
 from autoledger.ledger import journal, service
 from autoledger.ledger.commands import CreateEntry, PostingInput
@@ -151,7 +152,8 @@ async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[Settings
 
 @asynccontextmanager
 async def fresh_sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(settings)
+    """System (owner) sessions on a fresh database: tests arrange data across tenants."""
+    engine = create_engine(system_settings(settings))
     try:
         yield create_sessionmaker(engine)
     finally:

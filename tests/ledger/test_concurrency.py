@@ -163,7 +163,7 @@ async def test_hot_accounts_under_concurrent_writers(pg_settings: Settings) -> N
 async def test_concurrent_requests_with_one_idempotency_key(pg_settings: Settings) -> None:
     app = create_app(pg_settings)
     async with LifespanManager(app):
-        sm: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+        sm: async_sessionmaker[AsyncSession] = app.state.system_sessionmaker
         tenant = await make_tenant(sm)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -145,7 +145,7 @@ async def test_tampering_behind_the_triggers_is_detected(backend: str, tmp_path:
     async with fresh_database(backend, tmp_path) as settings:
         app = create_app(settings)
         async with LifespanManager(app):
-            sm2: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+            sm2: async_sessionmaker[AsyncSession] = app.state.system_sessionmaker
             tenant = await make_tenant(sm2)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -199,7 +199,7 @@ async def test_expired_hold_cannot_be_posted_and_expiry_voids_it(
 ) -> None:
     cash = await books.account("1000")
     await books.account("2000", "liability")
-    sm: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    sm: async_sessionmaker[AsyncSession] = app.state.system_sessionmaker
     past = utcnow() - timedelta(hours=1)
     async with sm() as session:
         [outcome] = await journal.execute(

@@ -8,21 +8,24 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from autoledger import __version__
 from autoledger.api import health
 from autoledger.api.deps import PrincipalCache
-from autoledger.api.middleware import RequestContextMiddleware
+from autoledger.api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from autoledger.api.problems import Problem, from_error, problem
 from autoledger.db.migrate import head_revision
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
 from autoledger.ledger import api as ledger_api
+from autoledger.platform.audit import api as audit_api
 from autoledger.platform.auth import api as auth_api
 from autoledger.platform.events import api as events_api
 from autoledger.platform.events.bus import Bus
 from autoledger.platform.events.consumers import Consumer
 from autoledger.platform.observability.tracing import instrument, tracer_provider
+from autoledger.platform.ratelimit import create_limiter
 from autoledger.platform.webhooks import api as webhooks_api
 from autoledger.runtime import Runtime
 
@@ -103,6 +106,7 @@ def create_app(
         await runtime.start()
         yield
         await runtime.stop()
+        await _app.state.rate_limiter.aclose()
         provider.shutdown()
         log.info("service.stopped")
 
@@ -121,6 +125,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.engine = runtime.engine
     app.state.sessionmaker = runtime.sessionmaker
+    app.state.system_sessionmaker = runtime.system_sessionmaker
     app.state.journal_writer = runtime.writer
     app.state.metrics = runtime.metrics
     app.state.shedder = runtime.shedder
@@ -133,8 +138,49 @@ def create_app(
     app.include_router(ledger_api.router)
     app.include_router(events_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(audit_api.router)
     instrument(app, provider)
+    # Abuse limits and browser hygiene (ADR 0007). The last added runs first: CORS, then the
+    # security headers, then the request context (ids, size/nesting/encoding caps, deadline),
+    # so every response — a 413, a timeout, a 500 — gets the headers.
+    app.state.rate_limiter = create_limiter(settings)
     app.add_middleware(
-        RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
+        RequestContextMiddleware,
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        json_max_depth=settings.json_max_depth,
+        timeout_seconds=settings.request_timeout_seconds,
     )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        docs_paths=[
+            path
+            for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+            if path
+        ],
+    )
+    if settings.cors_origins:
+        # Bearer keys, not cookies: no credentials, so no origin can ride a user's session.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "traceparent",
+            ],
+            expose_headers=[
+                "X-Request-ID",
+                "traceparent",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "Location",
+            ],
+            max_age=600,
+        )
     return app

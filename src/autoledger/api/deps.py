@@ -10,11 +10,13 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.db.tenancy import current_tenant
 from autoledger.kit.clock import utcnow
 from autoledger.kit.settings import Settings
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.errors import InsufficientScope, InvalidApiKey
 from autoledger.platform.auth.roles import Scope
+from autoledger.platform.ratelimit import enforce
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer al_...`")
@@ -89,7 +91,8 @@ async def _principal(
     if principal is None or (principal.expires_at is not None and principal.expires_at <= utcnow()):
         # A short session of its own: a route that writes through the journal writer must not
         # hold a pooled connection while it waits (64 waiting requests would starve the pool).
-        maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        # The key table is looked up before the tenant is known: a system session.
+        maker: async_sessionmaker[AsyncSession] = request.app.state.system_sessionmaker
         try:
             async with maker() as session:
                 principal = await auth.authenticate(session, credentials.credentials)
@@ -98,9 +101,12 @@ async def _principal(
             exc.headers["WWW-Authenticate"] = "Bearer"
             raise
         cache.put(digest, principal)
+    await enforce(request, principal)  # 429 + Retry-After once this key's bucket is empty
     for name in security_scopes.scopes:
         if not principal.allows(Scope(name)):
             raise InsufficientScope(f"this route needs the '{name}' scope")
+    # Every transaction of this request acts for the key's tenant (row-level security).
+    current_tenant.set(principal.tenant_id)
     if request.method not in _READ_METHODS:
         request.app.state.shedder.check()  # 503 + Retry-After while the outbox is backlogged
     return principal

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.db.engine import create_engine, create_sessionmaker
+from autoledger.db.tenancy import system_settings
 from autoledger.kit.errors import AutoledgerError, ConfigurationError
 from autoledger.kit.settings import Settings, load_settings
 
@@ -35,7 +36,7 @@ def settings() -> Settings:
 @asynccontextmanager
 async def session_scope(config: Settings) -> AsyncIterator[AsyncSession]:
     """A session whose work commits when the block succeeds and rolls back otherwise."""
-    engine = create_engine(config)
+    engine = create_engine(system_settings(config))  # an operator tool: the system role
     try:
         async with create_sessionmaker(engine)() as session:
             yield session

@@ -26,6 +26,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_savepoint(connection: Any, _name: str) -> None:
+    # pysqlite opens its implicit transaction only at the first write, so a SAVEPOINT taken
+    # before any write *is* the outermost transaction and its RELEASE commits: a later
+    # rollback could not undo the work. Open the transaction first. (Reads stay outside a
+    # transaction until the first write, which keeps WAL readers from blocking writers.)
+    driver = connection.connection.dbapi_connection
+    if not driver.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+
+
 def sqlite_path(database_url: str) -> Path | None:
     """The file behind a SQLite URL (``None`` for in-memory or other dialects)."""
     url = make_url(database_url)
@@ -41,11 +51,23 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
     else:
-        options |= {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+        options |= {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            # Every pooled connection starts with a statement timeout: a runaway query is
+            # cancelled by the server (the transaction then fails and rolls back) instead of
+            # holding locks and a connection forever. In milliseconds, as PostgreSQL reads it.
+            "connect_args": {
+                "server_settings": {
+                    "statement_timeout": str(round(settings.db_statement_timeout_seconds * 1000))
+                }
+            },
+        }
     options |= overrides
     engine = create_async_engine(settings.database_url, **options)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint)
     return engine
 
 

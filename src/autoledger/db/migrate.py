@@ -29,14 +29,17 @@ def head_revision() -> str:
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
     """Bring the database to ``revision``. Blocking; call from a thread inside a running loop."""
-    path = sqlite_path(settings.database_url)
+    url = settings.system_database_url or settings.database_url  # the schema owner
+    path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings.database_url), revision)
+    command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(settings: Settings, revision: str) -> None:
-    command.downgrade(alembic_config(settings.database_url), revision)
+    command.downgrade(
+        alembic_config(settings.system_database_url or settings.database_url), revision
+    )
 
 
 def _current_revision(connection: Connection) -> str | None:

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     database_url: str = "sqlite+aiosqlite:///./var/autoledger.db"
+    # The schema owner, for migrations and cross-tenant system work (relay, consumers,
+    # authentication lookups); ``database_url`` is then the row-level-security role of the
+    # request path. Unset: one URL for both (ADR 0009).
+    system_database_url: str | None = None
     data_dir: Path = Path("./var")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -93,9 +97,11 @@ class Settings(BaseSettings):
     bootstrap_tenant: str = "demo"
     require_services: bool = False
 
-    @field_validator("database_url")
+    @field_validator("database_url", "system_database_url")
     @classmethod
-    def _normalize_database_url(cls, value: str) -> str:
+    def _normalize_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         for alias, driver in _DRIVER_ALIASES.items():
             if value.startswith(alias):
                 value = driver + value[len(alias) :]

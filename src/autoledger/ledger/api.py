@@ -3,7 +3,6 @@ response. Every POST honours ``Idempotency-Key``."""
 
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from autoledger.api.deps import (
 )
 from autoledger.api.idempotency import Slot, idempotent, json_response
 from autoledger.api.problems import from_error, responses
+from autoledger.api.writes import request_id_of, write
 from autoledger.kit.errors import AutoledgerError, FieldError, InvalidRequest
 from autoledger.kit.money import parse_amount
 from autoledger.ledger import schemas, service
@@ -84,25 +84,6 @@ def _writer(request: Request) -> JournalWriter:
     return writer
 
 
-async def _write(
-    request: Request,
-    principal: Principal,
-    session: AsyncSession,
-    status: int,
-    work: Callable[[], Awaitable[BaseModel]],
-) -> Response:
-    """A write in the request's own transaction, idempotent, committed before responding."""
-
-    async def run(slot: Slot | None) -> Response:
-        body = (await work()).model_dump_json().encode()
-        if slot is not None:
-            await slot.store(session, status, body)
-        await session.commit()
-        return json_response(status, body)
-
-    return await idempotent(request, principal, run)
-
-
 async def _render(
     request: Request,
     session: AsyncSession | None,
@@ -162,7 +143,7 @@ async def define_asset(
         )
         return schemas.AssetOut.model_validate(row)
 
-    return await _write(request, principal, session, 201, work)
+    return await write(request, principal, session, 201, work)
 
 
 @router.get("/assets", response_model=list[schemas.AssetOut])
@@ -191,7 +172,7 @@ async def create_ledger(
         )
         return ledger_out(ledger)
 
-    return await _write(request, principal, session, 201, work)
+    return await write(request, principal, session, 201, work)
 
 
 @router.get("/ledgers", response_model=list[schemas.LedgerOut])
@@ -267,7 +248,7 @@ async def create_account(
         )
         return await Presenter(session, principal.tenant_id).account(account)
 
-    return await _write(request, principal, session, 201, work)
+    return await write(request, principal, session, 201, work)
 
 
 @router.post(
@@ -296,7 +277,7 @@ async def import_chart(
             created=len(accounts), accounts=[await presenter.account(a) for a in accounts]
         )
 
-    return await _write(request, principal, session, 201, work)
+    return await write(request, principal, session, 201, work)
 
 
 @router.get(
@@ -347,19 +328,24 @@ async def get_account(
     responses=responses(AccountNotFound),
 )
 async def update_account(
-    account_id: uuid.UUID, body: schemas.AccountUpdate, principal: LedgerWriter, session: Session
-) -> schemas.AccountOut:
-    account = await service.update_account(
-        session,
-        principal.tenant_id,
-        account_id,
-        name=body.name,
-        status=body.status,
-        metadata=body.metadata,
-    )
-    out = await Presenter(session, principal.tenant_id).account(account)
-    await session.commit()
-    return out
+    account_id: uuid.UUID,
+    body: schemas.AccountUpdate,
+    principal: LedgerWriter,
+    session: Session,
+    request: Request,
+) -> Response:
+    async def work() -> BaseModel:
+        account = await service.update_account(
+            session,
+            principal.tenant_id,
+            account_id,
+            name=body.name,
+            status=body.status,
+            metadata=body.metadata,
+        )
+        return await Presenter(session, principal.tenant_id).account(account)
+
+    return await write(request, principal, session, 200, work)
 
 
 @router.get(
@@ -407,7 +393,7 @@ async def account_statement(
 
 # entries
 def _create_command(
-    principal: Principal, ledger_id: uuid.UUID, body: schemas.EntryCreate
+    request: Request, principal: Principal, ledger_id: uuid.UUID, body: schemas.EntryCreate
 ) -> CreateEntry:
     if body.expires_at is not None and body.status != "pending":
         raise InvalidEntry(
@@ -434,6 +420,7 @@ def _create_command(
         pending=body.status == "pending",
         expires_at=body.expires_at,
         client_id=body.id,
+        request_id=request_id_of(request),
     )
 
 
@@ -448,7 +435,9 @@ async def create_entry(
 ) -> Response:
     """Post (or hold, with ``status: pending``) one balanced entry. Concurrent requests are
     group-committed; a replay with the same client ``id`` returns the first entry (200)."""
-    return await _journal(request, principal, _create_command(principal, ledger_id, body), 201)
+    return await _journal(
+        request, principal, _create_command(request, principal, ledger_id, body), 201
+    )
 
 
 @router.post(
@@ -463,7 +452,7 @@ async def create_entries_batch(
     commands: list[Command] = []
     for i, entry in enumerate(body.entries):
         try:
-            commands.append(_create_command(principal, ledger_id, entry))
+            commands.append(_create_command(request, principal, ledger_id, entry))
         except AutoledgerError as exc:
             raise InvalidRequest(
                 f"entries.{i}: {exc.detail}", errors=[FieldError(f"entries.{i}", exc.detail)]
@@ -584,7 +573,9 @@ async def post_entry(
     return await _journal(
         request,
         principal,
-        PostPending(principal.tenant_id, entry_id, principal.actor, amounts),
+        PostPending(
+            principal.tenant_id, entry_id, principal.actor, amounts, request_id_of(request)
+        ),
         200,
     )
 
@@ -597,7 +588,10 @@ async def post_entry(
 async def void_entry(entry_id: uuid.UUID, principal: EntryApprover, request: Request) -> Response:
     """Release a pending entry's hold."""
     return await _journal(
-        request, principal, VoidPending(principal.tenant_id, entry_id, principal.actor), 200
+        request,
+        principal,
+        VoidPending(principal.tenant_id, entry_id, principal.actor, request_id_of(request)),
+        200,
     )
 
 
@@ -624,6 +618,7 @@ async def reverse_entry(
         body.effective_date,
         body.description,
         body.id,
+        request_id_of(request),
     )
     return await _journal(request, principal, command, 201)
 
@@ -667,7 +662,7 @@ async def create_period(
         )
         return schemas.PeriodOut.model_validate(period)
 
-    return await _write(request, principal, session, 201, work)
+    return await write(request, principal, session, 201, work)
 
 
 async def _set_period(
@@ -683,7 +678,7 @@ async def _set_period(
         )
         return schemas.PeriodOut.model_validate(period)
 
-    return await _write(request, principal, session, 200, work)
+    return await write(request, principal, session, 200, work)
 
 
 @router.post(

@@ -30,6 +30,7 @@ class CreateEntry:
     pending: bool = False
     expires_at: datetime | None = None
     client_id: str | None = None
+    request_id: str | None = None  # the HTTP request that asked, for the audit log
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class PostPending:
     entry_id: uuid.UUID
     actor: str
     amounts: tuple[str, ...] | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class VoidPending:
     tenant_id: uuid.UUID
     entry_id: uuid.UUID
     actor: str
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class ReverseEntry:
     effective_date: date | None = None
     description: str | None = None
     client_id: str | None = None
+    request_id: str | None = None
 
 
 Command = CreateEntry | PostPending | VoidPending | ReverseEntry

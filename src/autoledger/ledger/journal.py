@@ -12,7 +12,8 @@ batch — inside the caller's transaction, and never commits. It works in three 
    written with set-based inserts and one update per touched balance row.
 
 The hash chain advances per ledger under its row lock, so sequence numbers and hashes follow
-commit order even with several writer processes.
+commit order even with several writer processes. Every applied command also gets one audit
+record (set-based, after every other write, so the tenant's audit head is the last lock).
 """
 
 import uuid
@@ -65,6 +66,7 @@ from autoledger.ledger.repository import AccountRow, LedgerHead, LedgerRepositor
 from autoledger.ledger.tables import JournalEntry, JournalLogRecord, Posting
 from autoledger.ledger.types import AccountType, Direction
 from autoledger.ledger.views import EntryView, PostingView
+from autoledger.platform import audit
 from autoledger.platform.events import outbox
 from autoledger.platform.events.envelope import Event
 
@@ -82,6 +84,7 @@ class _Plan:
     ledger_id: uuid.UUID
     actor: str
     legs: list[Leg] = field(default_factory=list)
+    request_id: str | None = None
     # create
     command: CreateEntry | ReverseEntry | None = None
     effective_date: date | None = None
@@ -106,6 +109,7 @@ class _Writes:
     log: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
     posted: list[dict[str, Any]] = field(default_factory=list)
+    audit_entries: list[audit.AuditEntry] = field(default_factory=list)
 
 
 class _Context:
@@ -264,6 +268,7 @@ def _plan(ctx: _Context, index: int, c: Command) -> _Plan:
             c.ledger_id,
             c.actor,
             legs,
+            c.request_id,
             command=c,
             effective_date=effective,
             description=c.description,
@@ -308,6 +313,7 @@ def _plan(ctx: _Context, index: int, c: Command) -> _Plan:
             target.ledger_id,
             c.actor,
             mirror(booked),
+            c.request_id,
             command=c,
             effective_date=effective,
             description=c.description if c.description is not None else f"Reversal of {target.id}",
@@ -326,7 +332,14 @@ def _plan(ctx: _Context, index: int, c: Command) -> _Plan:
         )
     if isinstance(c, VoidPending):
         return _Plan(
-            index, "void", c.tenant_id, target.ledger_id, c.actor, target=target, held=held
+            index,
+            "void",
+            c.tenant_id,
+            target.ledger_id,
+            c.actor,
+            request_id=c.request_id,
+            target=target,
+            held=held,
         )
 
     if target.expires_at is not None and target.expires_at <= ctx.now:
@@ -371,6 +384,7 @@ def _plan(ctx: _Context, index: int, c: Command) -> _Plan:
         target.ledger_id,
         c.actor,
         legs,
+        c.request_id,
         target=target,
         held=held,
         posted_amounts=amounts,
@@ -660,6 +674,7 @@ async def execute(
         )
         if plan.reverses_id is not None:
             reversed_now.add(plan.reverses_id)
+        writes.audit_entries.append(_audit_entry(plan, view, writes.log[-1]))
         entry_news = events.entry_events(plan.tenant_id, view, _formatter(ctx, plan.tenant_id))
         news.extend(entry_news)
         # The entry's first event carries it in the API's Entry schema: keep that rendering
@@ -700,7 +715,28 @@ async def execute(
     await outbox.append(repo.session, news)
     for head in ctx.heads.values():
         await repo.advance_ledger(head.ledger_id, head.last_seq, head.last_hash)
+    # Last: the audit heads are locked after every ledger and balance lock (global order).
+    await audit.record(session, writes.audit_entries, now=ctx.now)
     return [o for o in outcomes if o is not None]
+
+
+def _audit_entry(plan: _Plan, view: EntryView, log: dict[str, Any]) -> audit.AuditEntry:
+    """The audit record of an applied command; its digest is the journal log's digest of
+    the action (the canonical command as applied), which ties the two chains together."""
+    action = "reverse" if plan.reverses_id is not None else plan.kind
+    details: dict[str, Any] = {"ledger_id": str(plan.ledger_id), "log_seq": log["seq"]}
+    if plan.reverses_id is not None:
+        details["reverses_id"] = str(plan.reverses_id)
+    return audit.AuditEntry(
+        tenant_id=plan.tenant_id,
+        actor=plan.actor,
+        action=f"ledger.entry.{action}",
+        target_type="journal_entry",
+        target_id=str(view.id),
+        request_id=plan.request_id,
+        change_digest=log["digest"],
+        details=details,
+    )
 
 
 def _formatter(ctx: _Context, tenant_id: uuid.UUID) -> Callable[[int, str], str]:

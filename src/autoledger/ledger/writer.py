@@ -10,6 +10,7 @@ backpressure instead of unbounded latency. See docs/adr/0004-group-commit.md.
 """
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.db.tenancy import acting_for
 from autoledger.kit.errors import Unavailable
 from autoledger.ledger import journal
 from autoledger.ledger.commands import Command
@@ -91,16 +93,30 @@ class JournalWriter:
         atomic: bool,
         finish: Callable[[AsyncSession, list[Outcome]], Awaitable[None]] | None = None,
     ) -> list[Outcome]:
-        """A batch in its own transaction (not coalesced): all-or-nothing when ``atomic``."""
-        async with self._guard(), self.sessionmaker() as session:
-            try:
-                outcomes = await journal.execute(session, commands, atomic=atomic)
-                if finish is not None:
-                    await finish(session, outcomes)
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        """A batch in its own transaction (not coalesced): all-or-nothing when ``atomic``.
+
+        Each transaction acts for one tenant (row-level security, ADR 0009): a non-atomic
+        batch spanning tenants (the expiry sweep) runs one transaction per tenant."""
+        tenants = {c.tenant_id for c in commands}
+        if len(tenants) > 1:
+            if atomic or finish is not None:
+                raise ValueError("an atomic batch belongs to one tenant")
+            by_tenant = _by_tenant(commands)
+            results: dict[int, Outcome] = {}
+            for indexes in by_tenant.values():
+                part = await self.execute([commands[i] for i in indexes], atomic=False)
+                results.update(zip(indexes, part, strict=True))
+            return [results[i] for i in range(len(commands))]
+        with acting_for(next(iter(tenants))) if tenants else nullcontext():
+            async with self._guard(), self.sessionmaker() as session:
+                try:
+                    outcomes = await journal.execute(session, commands, atomic=atomic)
+                    if finish is not None:
+                        await finish(session, outcomes)
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
         return outcomes
 
     async def _run(self) -> None:
@@ -116,16 +132,19 @@ class JournalWriter:
                     stopping = True
                     break
                 group.append(item)
-            await self._commit(group)
+            by_tenant = _by_tenant([item.command for item in group])
+            for indexes in by_tenant.values():  # one transaction per tenant (ADR 0009)
+                await self._commit([group[i] for i in indexes])
 
     async def _commit(self, group: list[_Item]) -> None:
         try:
-            async with self._guard(), self.sessionmaker() as session:
-                outcomes = await journal.execute(session, [item.command for item in group])
-                for item, outcome in zip(group, outcomes, strict=True):
-                    if item.finish is not None:
-                        await item.finish(session, outcome)
-                await session.commit()
+            with acting_for(group[0].command.tenant_id):
+                async with self._guard(), self.sessionmaker() as session:
+                    outcomes = await journal.execute(session, [item.command for item in group])
+                    for item, outcome in zip(group, outcomes, strict=True):
+                        if item.finish is not None:
+                            await item.finish(session, outcome)
+                    await session.commit()
         except Exception as exc:
             if len(group) > 1:
                 log.warning("journal.group_failed", size=len(group), error=type(exc).__name__)
@@ -140,3 +159,11 @@ class JournalWriter:
         for item, outcome in zip(group, outcomes, strict=True):
             if not item.future.done():
                 item.future.set_result(outcome)
+
+
+def _by_tenant(commands: Sequence[Command]) -> dict[uuid.UUID, list[int]]:
+    """Command indexes per tenant, tenants in order of first appearance."""
+    groups: dict[uuid.UUID, list[int]] = {}
+    for i, command in enumerate(commands):
+        groups.setdefault(command.tenant_id, []).append(i)
+    return groups

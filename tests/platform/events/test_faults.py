@@ -54,6 +54,11 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     env |= {
         "AUTOLEDGER_DATABASE_URL": settings.database_url,
+        **(
+            {"AUTOLEDGER_SYSTEM_DATABASE_URL": settings.system_database_url}
+            if settings.system_database_url
+            else {}
+        ),
         "AUTOLEDGER_DATA_DIR": str(settings.data_dir),
         "AUTOLEDGER_LOG_LEVEL": "warning",
         "PYTHONUNBUFFERED": "1",

@@ -18,14 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.migrate import upgrade
+from autoledger.db.tenancy import system_settings
 from autoledger.kit.clock import utcnow
 from autoledger.kit.ids import new_id
 from autoledger.kit.settings import Settings
+from autoledger.platform.crypto import Keyring, install_keyring
 from autoledger.platform.events.envelope import Event
 from autoledger.platform.webhooks import service
 from autoledger.platform.webhooks.consumers import CONSUMERS
 from autoledger.platform.webhooks.tables import WebhookEndpoint
-from tests.conftest import TenantKeys, make_tenant, postgres_database
+from tests.conftest import TenantKeys, make_settings, make_tenant, postgres_database
 
 
 @pytest.fixture(scope="package")
@@ -39,9 +41,11 @@ async def wh_settings(
             url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('webhooks') / 'wh.db'}"
         else:
             url = await stack.enter_async_context(postgres_database())
+        urls = make_settings(url, settings.data_dir)  # request role + system role on PostgreSQL
         fresh = settings.model_copy(
             update={
-                "database_url": url,
+                "database_url": urls.database_url,
+                "system_database_url": urls.system_database_url,
                 "webhook_allow_private_targets": True,
                 "embedded_worker": False,
             }
@@ -50,9 +54,18 @@ async def wh_settings(
         yield fresh
 
 
+@pytest.fixture(scope="package", autouse=True)
+def wh_keyring(wh_settings: Settings) -> Iterator[Keyring]:
+    """Endpoint secrets are encrypted at rest: a KEK in the test data directory."""
+    keyring = Keyring.from_settings(wh_settings)
+    previous = install_keyring(keyring)
+    yield keyring
+    install_keyring(previous)
+
+
 @pytest.fixture(scope="package")
 async def wh_engine(wh_settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(wh_settings)
+    engine = create_engine(system_settings(wh_settings))  # tests arrange data across tenants
     yield engine
     await engine.dispose()
 

@@ -21,7 +21,7 @@ class AuditRecord(IdMixin, Base):
     action: Mapped[str] = mapped_column(String(120))
     target_type: Mapped[str] = mapped_column(String(64))
     target_id: Mapped[str | None] = mapped_column(String(200))
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
     change_digest: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -30,6 +30,7 @@ class AuditRecord(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "seq"),
         Index("ix_audit_log_tenant_id_occurred_at", "tenant_id", "occurred_at"),
+        Index("ix_audit_log_tenant_id_target", "tenant_id", "target_type", "target_id"),
     )
 
 

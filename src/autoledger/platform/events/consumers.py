@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import Conflict, NotFound
+from autoledger.platform import audit
 from autoledger.platform.events import outbox
 from autoledger.platform.events.bus import Bus, Delivery, Subscription
 from autoledger.platform.events.envelope import Event
@@ -228,12 +229,17 @@ async def get_dead_letter(
 
 
 async def replay(
-    session: AsyncSession, tenant_id: uuid.UUID | None, dead_letter_id: uuid.UUID
+    session: AsyncSession,
+    tenant_id: uuid.UUID | None,
+    dead_letter_id: uuid.UUID,
+    *,
+    actor: str = "cli",
 ) -> DeadLetter:
     """Queue the event again through the outbox (in the caller's transaction).
 
     Every consumer sees it again; those that applied it already skip it by their inbox, so
-    only the consumer that gave up (and any that never got it) applies it now.
+    only the consumer that gave up (and any that never got it) applies it now. The replay is
+    audited here as done by ``actor`` — unless an HTTP request runs it, which records itself.
     """
     letter = await get_dead_letter(session, tenant_id, dead_letter_id)
     if letter.status != "dead":
@@ -243,6 +249,23 @@ async def replay(
     letter.status = "replayed"
     letter.replayed_at = utcnow()
     await session.flush()
+    if not audit.request_audited(session):
+        change = {"dead_letter_id": str(letter.id), "event_id": str(letter.event_id)}
+        await audit.record(
+            session,
+            [
+                audit.AuditEntry(
+                    tenant_id=letter.tenant_id,
+                    actor=actor,
+                    action="events.dead_letter.replay",
+                    target_type="dead_letter",
+                    target_id=str(letter.id),
+                    change_digest=audit.change_digest(change),
+                    details={"consumer": letter.consumer, "event_type": letter.event_type},
+                )
+            ],
+            now=letter.replayed_at,
+        )
     return letter
 
 

@@ -1,7 +1,8 @@
 """structlog configuration: JSON lines (or console) carrying request and trace ids.
 
 Standard-library records (uvicorn, alembic, SQLAlchemy) go through the same processors, so
-every line a process writes has one shape.
+every line a process writes has one shape — and passes the same redaction of secrets and
+personal data (``redaction.py``).
 """
 
 import logging
@@ -11,6 +12,8 @@ from typing import Any
 import orjson
 import structlog
 from structlog.types import Processor
+
+from autoledger.platform.observability.redaction import redact_secrets
 
 
 def _orjson_dumps(obj: Any, default: Any = None) -> str:
@@ -24,6 +27,8 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        # Last: it must see the rendered traceback and every field that will be written.
+        redact_secrets,
     ]
     renderer: Processor = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)

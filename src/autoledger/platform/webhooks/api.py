@@ -3,17 +3,15 @@ redeliver). Every POST honours ``Idempotency-Key``. The response that carries a 
 the one stored for replay, so a retried create still hands the caller its secret."""
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.api.deps import AppSettings, Session, WebhookManager, WebhookReader
-from autoledger.api.idempotency import Slot, idempotent, json_response
 from autoledger.api.problems import responses
-from autoledger.platform.auth.service import Principal
+from autoledger.api.writes import audit_request, write
+from autoledger.platform.audit.chain import canonical_json
 from autoledger.platform.webhooks import schemas, service
 from autoledger.platform.webhooks.errors import (
     DeliveryNotFound,
@@ -28,25 +26,7 @@ from autoledger.platform.webhooks.tables import WebhookEndpoint
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-
-
-async def _write(
-    request: Request,
-    principal: Principal,
-    session: AsyncSession,
-    status: int,
-    work: Callable[[], Awaitable[BaseModel]],
-) -> Response:
-    """A write in the request's own transaction, idempotent, committed before responding."""
-
-    async def run(slot: Slot | None) -> Response:
-        body = (await work()).model_dump_json().encode()
-        if slot is not None:
-            await slot.store(session, status, body)
-        await session.commit()
-        return json_response(status, body)
-
-    return await idempotent(request, principal, run)
+ENDPOINT = "webhook_endpoint"  # the audit log's name for what these routes change
 
 
 def _with_secret(endpoint: WebhookEndpoint, secret: str) -> schemas.EndpointWithSecret:
@@ -82,7 +62,15 @@ async def create_endpoint(
         )
         return _with_secret(endpoint, secret)
 
-    return await _write(request, principal, session, 201, work)
+    return await write(
+        request,
+        principal,
+        session,
+        201,
+        work,
+        action="webhooks.endpoint.create",
+        target_type=ENDPOINT,
+    )
 
 
 @router.get("/webhooks", response_model=list[schemas.EndpointOut], summary="List webhook endpoints")
@@ -117,20 +105,30 @@ async def update_endpoint(
     principal: WebhookManager,
     session: Session,
     settings: AppSettings,
-) -> schemas.EndpointOut:
-    endpoint = await service.update_endpoint(
+    request: Request,
+) -> Response:
+    async def work() -> BaseModel:
+        endpoint = await service.update_endpoint(
+            session,
+            principal.tenant_id,
+            endpoint_id,
+            allow_private=settings.webhook_allow_private_targets,
+            url=body.url,
+            description=body.description,
+            event_types=body.event_types,
+            enabled=body.enabled,
+        )
+        return schemas.EndpointOut.model_validate(endpoint)
+
+    return await write(
+        request,
+        principal,
         session,
-        principal.tenant_id,
-        endpoint_id,
-        allow_private=settings.webhook_allow_private_targets,
-        url=body.url,
-        description=body.description,
-        event_types=body.event_types,
-        enabled=body.enabled,
+        200,
+        work,
+        action="webhooks.endpoint.update",
+        target_type=ENDPOINT,
     )
-    out = schemas.EndpointOut.model_validate(endpoint)
-    await session.commit()
-    return out
 
 
 @router.delete(
@@ -140,9 +138,18 @@ async def update_endpoint(
     responses=responses(EndpointNotFound),
 )
 async def delete_endpoint(
-    endpoint_id: uuid.UUID, principal: WebhookManager, session: Session
+    endpoint_id: uuid.UUID, principal: WebhookManager, session: Session, request: Request
 ) -> Response:
     await service.delete_endpoint(session, principal.tenant_id, endpoint_id)
+    await audit_request(
+        request,
+        principal,
+        session,
+        canonical_json({"id": str(endpoint_id), "deleted": True}),
+        target_id=str(endpoint_id),
+        action="webhooks.endpoint.delete",
+        target_type=ENDPOINT,
+    )
     await session.commit()
     return Response(status_code=204)
 
@@ -160,7 +167,15 @@ async def rotate_secret(
         endpoint, secret = await service.rotate_secret(session, principal.tenant_id, endpoint_id)
         return _with_secret(endpoint, secret)
 
-    return await _write(request, principal, session, 200, work)
+    return await write(
+        request,
+        principal,
+        session,
+        200,
+        work,
+        action="webhooks.endpoint.rotate_secret",
+        target_type=ENDPOINT,
+    )
 
 
 # deliveries
@@ -217,4 +232,12 @@ async def redeliver(
         delivery = await service.redeliver(session, principal.tenant_id, delivery_id)
         return schemas.DeliveryOut.model_validate(delivery)
 
-    return await _write(request, principal, session, 202, work)
+    return await write(
+        request,
+        principal,
+        session,
+        202,
+        work,
+        action="webhooks.delivery.redeliver",
+        target_type="webhook_delivery",
+    )

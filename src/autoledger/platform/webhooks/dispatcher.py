@@ -29,6 +29,7 @@ from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import describe
 from autoledger.kit.ids import new_id
 from autoledger.kit.settings import Settings
+from autoledger.platform import audit
 from autoledger.platform.webhooks import service, signing, targets
 from autoledger.platform.webhooks.repository import Claimed, WebhookRepository
 from autoledger.platform.webhooks.schemas import DeliveryStatus
@@ -38,6 +39,7 @@ log = structlog.get_logger("autoledger.webhooks.dispatcher")
 
 RESPONSE_BODY_LIMIT = 1024
 USER_AGENT = "autoledger-webhooks/1"
+AUDIT_ACTOR = "system:webhooks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +282,7 @@ class WebhookDispatcher:
                     now=attempted_at,
                 )
                 if disabled:
+                    await _audit_disabled(session, claimed, attempted_at)
                     log.warning("webhooks.endpoint_disabled", endpoint_id=str(endpoint_id))
         log.info(
             "webhooks.attempt",
@@ -289,6 +292,27 @@ class WebhookDispatcher:
             status_code=result.status_code,
             duration_ms=result.duration_ms,
         )
+
+
+async def _audit_disabled(session: AsyncSession, claimed: Claimed, at: datetime) -> None:
+    """The dispatcher turned an endpoint off: an automated change the tenant must see."""
+    endpoint_id = str(claimed.endpoint.id)
+    change = {"endpoint_id": endpoint_id, "enabled": False, "at": at.isoformat()}
+    await audit.record(
+        session,
+        [
+            audit.AuditEntry(
+                tenant_id=claimed.tenant_id,
+                actor=AUDIT_ACTOR,
+                action="webhooks.endpoint.disable",
+                target_type="webhook_endpoint",
+                target_id=endpoint_id,
+                change_digest=audit.change_digest(change),
+                details={"reason": "every delivery failed", "delivery_id": str(claimed.id)},
+            )
+        ],
+        now=at,
+    )
 
 
 async def _read_prefix(response: httpx.Response, limit: int) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import FieldError
 from autoledger.kit.ids import new_id
+from autoledger.platform.crypto import EncryptedColumns
 from autoledger.platform.events.catalog import catalog
 from autoledger.platform.events.envelope import Event
 from autoledger.platform.webhooks import signing, targets
@@ -100,22 +101,29 @@ async def check_url(url: str, *, allow_private: bool, field: str = "body.url") -
     return str(target.url)
 
 
-# secrets: the only two functions that touch the secret columns
-def set_secret(endpoint: WebhookEndpoint, secret: str, now: datetime) -> None:
+# secrets: the only two functions that touch the secret columns, which hold ciphertext
+# (envelope encryption, ADR 0006); endpoints arrive from the database with them decrypted.
+_SECRETS = EncryptedColumns(WebhookEndpoint, "secret", "previous_secret")
+
+
+async def set_secret(
+    session: AsyncSession, endpoint: WebhookEndpoint, secret: str, now: datetime
+) -> None:
     """Make ``secret`` the signing secret; the one it replaces signs too for the overlap."""
-    if endpoint.secret:
-        endpoint.previous_secret = endpoint.secret
+    current = _SECRETS.read(endpoint, "secret") if endpoint.secret else None
+    if current:
+        await _SECRETS.write(session, endpoint, "previous_secret", current)
         endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
-    endpoint.secret = secret
+    await _SECRETS.write(session, endpoint, "secret", secret)
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets a message is signed with now: the current one, and the previous one while
     its overlap lasts."""
-    found = [endpoint.secret]
+    found = [_SECRETS.read(endpoint, "secret") or ""]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret and expires is not None and now < expires:
-        found.append(endpoint.previous_secret)
+        found.append(_SECRETS.read(endpoint, "previous_secret") or "")
     return found
 
 
@@ -146,7 +154,7 @@ async def create_endpoint(
         updated_at=now,
     )
     secret = signing.new_secret()
-    set_secret(endpoint, secret, now)
+    await set_secret(session, endpoint, secret, now)
     await WebhookRepository(session).add(endpoint)
     return endpoint, secret
 
@@ -215,7 +223,7 @@ async def rotate_secret(
     endpoint = await get_endpoint(session, tenant_id, endpoint_id, for_update=True)
     now = utcnow()
     secret = signing.new_secret()
-    set_secret(endpoint, secret, now)
+    await set_secret(session, endpoint, secret, now)
     endpoint.updated_at = now
     await session.flush()
     return endpoint, secret

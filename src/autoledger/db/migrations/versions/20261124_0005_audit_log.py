@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=120), nullable=False),
         sa.Column("target_type", sa.String(length=64), nullable=False),
         sa.Column("target_id", sa.String(length=200), nullable=True),
-        sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.Column("request_id", sa.String(length=128), nullable=True),
         sa.Column("change_digest", sa.String(length=64), nullable=False),
         sa.Column(
             "details",
@@ -60,11 +60,56 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_audit_log_tenant_id_occurred_at", ["tenant_id", "occurred_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_audit_log_tenant_id_target",
+            ["tenant_id", "target_type", "target_id"],
+            unique=False,
+        )
+    _create_append_only_triggers()
 
 
 def downgrade() -> None:
+    _drop_append_only_triggers()
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_tenant_id_target")
         batch_op.drop_index("ix_audit_log_tenant_id_occurred_at")
 
     op.drop_table("audit_log")
     op.drop_table("audit_heads")
+
+
+# The audit log is append-only: the database refuses any UPDATE or DELETE of a record, on
+# both dialects (as it does for the journal log, migration 0002). The chain heads are updated
+# in place by design; their integrity is checked by ``audit verify`` against the records.
+_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete")
+
+
+def _create_append_only_triggers() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("""
+            CREATE FUNCTION autoledger_refuse_audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'autoledger: % on % refused: the audit log is append-only',
+                    TG_OP, TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation';
+            END $$""")
+        for name, operation in zip(_TRIGGERS, ("UPDATE", "DELETE"), strict=True):
+            op.execute(
+                f"CREATE TRIGGER {name} BEFORE {operation} ON audit_log "
+                "FOR EACH ROW EXECUTE FUNCTION autoledger_refuse_audit_change()"
+            )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION autoledger_refuse_audit_change()"
+        )
+        return
+    refuse = "SELECT RAISE(ABORT, 'autoledger: change refused: the audit log is append-only');"
+    for name, operation in zip(_TRIGGERS, ("UPDATE", "DELETE"), strict=True):
+        op.execute(f"CREATE TRIGGER {name} BEFORE {operation} ON audit_log BEGIN {refuse} END")
+
+
+def _drop_append_only_triggers() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for name in (*_TRIGGERS, "audit_log_no_truncate") if postgresql else _TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {name}{' ON audit_log' if postgresql else ''}")
+    if postgresql:
+        op.execute("DROP FUNCTION IF EXISTS autoledger_refuse_audit_change()")

@@ -29,12 +29,12 @@ _TO_SCOPE = {"viewer": "read", "accountant": "write", "admin": "admin"}
 
 def _convert(column: str, target: str, mapping: dict[str, str], fallback: str) -> None:
     bind = op.get_bind()
-    rows = bind.execute(sa.text(f"SELECT id, {column} FROM api_keys")).all()  # noqa: S608
+    rows = bind.execute(sa.text(f"SELECT id, {column} FROM api_keys")).all()
     for key_id, value in rows:
         names = value if isinstance(value, list) else json.loads(value)
         converted = sorted({mapping.get(name, fallback) for name in names})
         bind.execute(
-            sa.text(f"UPDATE api_keys SET {target} = :v WHERE id = :id").bindparams(  # noqa: S608
+            sa.text(f"UPDATE api_keys SET {target} = :v WHERE id = :id").bindparams(
                 sa.bindparam("v", type_=JSON)
             ),
             {"v": converted, "id": key_id},

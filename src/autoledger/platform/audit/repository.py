@@ -1,0 +1,115 @@
+"""Every audit query, scoped by tenant.
+
+Chain heads are locked last in any transaction that also writes the ledger (after ledger and
+balance rows), and in tenant-id order among themselves, so the global lock order holds."""
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoledger.platform.audit.chain import GENESIS_HASH
+from autoledger.platform.audit.tables import AuditHead, AuditRecord
+
+_LOG = cast(Table, AuditRecord.__table__)
+_HEADS = cast(Table, AuditHead.__table__)
+
+Head = tuple[int, str]
+"""``(last_seq, last_hash)`` of a tenant's chain."""
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+
+    async def lock_heads(self, tenant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Head]:
+        """Create missing heads (``ON CONFLICT DO NOTHING``), then lock every head in
+        tenant-id order (``FOR UPDATE`` on PostgreSQL; SQLite has one writer anyway)."""
+        wanted = sorted(set(tenant_ids))
+        if not wanted:
+            return {}
+        insert_ = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert_(_HEADS)
+            .values([{"tenant_id": t, "last_seq": 0, "last_hash": GENESIS_HASH} for t in wanted])
+            .on_conflict_do_nothing()
+        )
+        query = (
+            select(_HEADS.c.tenant_id, _HEADS.c.last_seq, _HEADS.c.last_hash)
+            .where(_HEADS.c.tenant_id.in_(wanted))
+            .order_by(_HEADS.c.tenant_id)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        return {row[0]: (row[1], row[2]) for row in await self.session.execute(query)}
+
+    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One set-based INSERT (batched into multi-row VALUES by SQLAlchemy)."""
+        if rows:
+            await self.session.execute(insert(_LOG), list(rows))
+
+    async def advance(self, heads: Mapping[uuid.UUID, Head]) -> None:
+        if not heads:
+            return
+        await self.session.execute(
+            update(_HEADS)
+            .where(_HEADS.c.tenant_id == bindparam("head_tenant"))
+            .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")),
+            [
+                {"head_tenant": t, "head_seq": seq, "head_hash": hash_}
+                for t, (seq, hash_) in sorted(heads.items())
+            ],
+        )
+
+    async def head(self, tenant_id: uuid.UUID) -> Head | None:
+        row = (
+            await self.session.execute(
+                select(_HEADS.c.last_seq, _HEADS.c.last_hash).where(_HEADS.c.tenant_id == tenant_id)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    async def chained_tenants(self) -> Sequence[uuid.UUID]:
+        return (await self.session.scalars(select(_HEADS.c.tenant_id).order_by("tenant_id"))).all()
+
+    async def records(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        after_seq: int = 0,
+        limit: int,
+        actor: str | None = None,
+        action: str | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Sequence[Row[Any]]:
+        """Plain rows (no identity map, so a long export stays flat in memory), oldest first,
+        keyset by ``seq``; ``since`` inclusive, ``until`` exclusive."""
+        query: Select[Any] = (
+            select(*_LOG.c)
+            .where(_LOG.c.tenant_id == tenant_id, _LOG.c.seq > after_seq)
+            .order_by(_LOG.c.seq)
+            .limit(limit)
+        )
+        for column, value in (
+            (_LOG.c.actor, actor),
+            (_LOG.c.action, action),
+            (_LOG.c.target_type, target_type),
+            (_LOG.c.target_id, target_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(_LOG.c.occurred_at >= since)
+        if until is not None:
+            query = query.where(_LOG.c.occurred_at < until)
+        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        return rows
