@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint typecheck pytest format bench clean
+.PHONY: install run test lint typecheck security pytest format bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -26,8 +26,8 @@ run: install
 	$(BIN)/autoledger serve
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -35,7 +35,11 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+security: install
+	$(BIN)/bandit -q -r src -c pyproject.toml
+	$(BIN)/python -m scripts.audit_deps
+
+test: lint typecheck security pytest
 
 format: install
 	$(BIN)/ruff check --fix src tests bench

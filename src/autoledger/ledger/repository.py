@@ -116,7 +116,7 @@ _PG_INSERTS: dict[str, tuple[tuple[str, str], ...]] = {
 def _unnest_insert(table: str, columns: Sequence[tuple[str, str]]) -> str:
     names = ", ".join(f'"{name}"' for name, _ in columns)
     arrays = ", ".join(f"${i}::{pg_type}[]" for i, (_, pg_type) in enumerate(columns, 1))
-    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 - constants
+    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 - constant identifiers  # nosec B608
 
 
 _PG_INSERT_SQL = {table: _unnest_insert(table, columns) for table, columns in _PG_INSERTS.items()}

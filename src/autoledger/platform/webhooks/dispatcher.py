@@ -77,7 +77,7 @@ class WebhookDispatcher:
         self.jitter = jitter
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
         self.owner = _owner()
         # A lease covers one send (bounded by the timeout) plus the bookkeeping around it.
         self.lease = timedelta(seconds=settings.webhook_timeout_seconds + 60)

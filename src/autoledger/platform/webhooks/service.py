@@ -149,7 +149,7 @@ async def create_endpoint(
         enabled=enabled,
         disabled_reason=None if enabled else "created disabled",
         disabled_at=None if enabled else now,
-        secret="",
+        secret="",  # set (encrypted) just below  # nosec B106
         created_at=now,
         updated_at=now,
     )

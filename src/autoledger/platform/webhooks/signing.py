@@ -16,7 +16,7 @@ from secrets import token_bytes
 
 from autoledger.kit.errors import Unauthenticated
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret  # nosec B105
 SECRET_BYTES = 32
 DEFAULT_TOLERANCE_SECONDS = 300
 
