@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import secrets
 import signal
@@ -36,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import common
+from bench.common import machine_info
+
 ACCOUNTS = 1_000
 GROUP = 500
 SINGLE_TARGET = 3_000.0
@@ -44,31 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def say(message: str) -> None:
-    print(f"[bench.ledger {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- machine
-def machine_info(pg_version: str) -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    mem_kb = 0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-                break
-    except OSError:
-        pass
-    return {
-        "cores": os.cpu_count(),
-        "cpu_model": model,
-        "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "postgresql": pg_version,
-    }
+    common.say("bench.ledger", message)
 
 
 # --------------------------------------------------------------------------- database

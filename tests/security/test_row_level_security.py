@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from tests.conftest import make_tenant
-from tests.ledger.support import fresh_database, fresh_sessionmaker, new_account, new_ledger
 
 from autoledger.kit.settings import Settings
+from tests.conftest import make_tenant
+from tests.ledger.support import fresh_database, fresh_sessionmaker, new_account, new_ledger
 
 pytestmark = pytest.mark.postgres
 

@@ -18,6 +18,7 @@ one key to its handler one at a time, in order, and different keys concurrently 
 """
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -97,15 +98,19 @@ class KeyedDispatcher:
     handler: Handler
     prefetch: int
     _slots: asyncio.Semaphore = field(init=False)
-    _chains: dict[str, "asyncio.Task[None]"] = field(init=False, default_factory=dict)
+    # One queue and one worker task per key with deliveries held (not a task per delivery:
+    # at thousands of deliveries a second the per-message task and wait were the cost).
+    _queues: dict[str, deque[Delivery]] = field(init=False, default_factory=dict)
     _tasks: set["asyncio.Task[None]"] = field(init=False, default_factory=set)
+    _held: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.prefetch)
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Deliveries held: running, or waiting behind an earlier one of their key."""
+        return self._held
 
     async def submit(self, delivery: Delivery) -> None:
         await self.reserve()
@@ -121,32 +126,45 @@ class KeyedDispatcher:
 
     @property
     def free(self) -> int:
-        return self.prefetch - len(self._tasks)
+        return self.prefetch - self._held
 
     def start(self, delivery: Delivery) -> None:
         """Run ``delivery`` in a reserved slot, after earlier deliveries of its key."""
+        self._held += 1
         key = delivery.message.key
-        previous = self._chains.get(key)
-        task = asyncio.create_task(self._run(previous, delivery))
-        self._chains[key] = task
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(delivery)
+            return
+        queue = self._queues[key] = deque([delivery])
+        task = asyncio.create_task(self._work(key, queue))
         self._tasks.add(task)
-        task.add_done_callback(lambda t: self._done(key, t))
+        task.add_done_callback(self._tasks.discard)
 
-    def _done(self, key: str, task: "asyncio.Task[None]") -> None:
-        self._tasks.discard(task)
-        self._slots.release()
-        if self._chains.get(key) is task:
-            del self._chains[key]
-
-    async def _run(self, previous: "asyncio.Task[None] | None", delivery: Delivery) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
+    async def _work(self, key: str, queue: deque[Delivery]) -> None:
         try:
-            await self.handler(delivery)
-        except Exception:
-            # Handlers own their errors (the consumer framework naks or dead-letters); an
-            # escaped exception is a bug, and the broker redelivers after ack_wait.
-            log.exception("bus.handler_crashed", message_id=delivery.message.id)
+            while queue:
+                delivery = queue[0]
+                try:
+                    await self.handler(delivery)
+                except Exception:
+                    # Handlers own their errors (the consumer framework naks or
+                    # dead-letters); an escaped exception is a bug, and the broker
+                    # redelivers after ack_wait.
+                    log.exception("bus.handler_crashed", message_id=delivery.message.id)
+                finally:
+                    queue.popleft()
+                    self._held -= 1
+                    self._slots.release()
+        finally:
+            # Emptied (no await since, so nothing slipped in) or cancelled: either way the
+            # key is free again, and what was left is dropped unacked for the broker to
+            # redeliver.
+            if self._queues.get(key) is queue:
+                del self._queues[key]
+            self._held -= len(queue)
+            for _ in queue:
+                self._slots.release()
 
     async def drain(self) -> None:
         while self._tasks:
