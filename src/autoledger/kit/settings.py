@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # The in-process bus keeps deliveries in memory: on start, events published this recently
     # are delivered again (consumers' inbox drops the ones they had applied).
     inprocess_redeliver_seconds: float = Field(default=300.0, ge=0)
-    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
     relay_idle_seconds: float = Field(default=0.05, gt=0)
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     consumer_max_attempts: int = Field(default=8, ge=1, le=100)
