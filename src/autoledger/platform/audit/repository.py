@@ -3,12 +3,13 @@
 Chain heads are locked last in any transaction that also writes the ledger (after ledger and
 balance rows), and in tenant-id order among themselves, so the global lock order holds."""
 
+import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,29 @@ from autoledger.platform.audit.tables import AuditHead, AuditRecord
 
 _LOG = cast(Table, AuditRecord.__table__)
 _HEADS = cast(Table, AuditHead.__table__)
+
+_PG_COLUMNS = (
+    ("id", "uuid"),
+    ("tenant_id", "uuid"),
+    ("seq", "bigint"),
+    ("occurred_at", "timestamptz"),
+    ("actor", "text"),
+    ("actor_type", "text"),
+    ("action", "text"),
+    ("target_type", "text"),
+    ("target_id", "text"),
+    ("request_id", "text"),
+    ("change_digest", "text"),
+    ("details", "jsonb"),
+    ("prev_hash", "text"),
+    ("hash", "text"),
+)
+_PG_APPEND = text(
+    f"INSERT INTO audit_log ({', '.join(name for name, _ in _PG_COLUMNS)})"  # noqa: S608 - constants  # nosec B608
+    " SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {pg_type}[])" for name, pg_type in _PG_COLUMNS)
+    + ")"
+)
 
 Head = tuple[int, str]
 """``(last_seq, last_hash)`` of a tenant's chain."""
@@ -50,9 +74,16 @@ class AuditRepository:
         return {row[0]: (row[1], row[2]) for row in await self.session.execute(query)}
 
     async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        """One set-based INSERT (batched into multi-row VALUES by SQLAlchemy)."""
-        if rows:
+        """One set-based INSERT: on PostgreSQL one statement of column arrays (a journal group
+        appends hundreds of records), elsewhere a multi-row insert."""
+        if not rows:
+            return
+        if self.dialect != "postgresql":
             await self.session.execute(insert(_LOG), list(rows))
+            return
+        params: dict[str, Any] = {name: [r[name] for r in rows] for name, _ in _PG_COLUMNS}
+        params["details"] = [json.dumps(r["details"], separators=(",", ":")) for r in rows]
+        await self.session.execute(_PG_APPEND, params)
 
     async def advance(self, heads: Mapping[uuid.UUID, Head]) -> None:
         if not heads:
