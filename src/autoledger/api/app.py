@@ -14,7 +14,7 @@ from autoledger import __version__
 from autoledger.api import health
 from autoledger.api.deps import PrincipalCache
 from autoledger.api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
-from autoledger.api.problems import Problem, from_error, problem
+from autoledger.api.problems import PROBLEM_MEDIA_TYPE, Problem, from_error, problem
 from autoledger.db.migrate import head_revision
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
@@ -116,9 +116,15 @@ def create_app(
         summary="The open backend for autonomous finance operations.",
         lifespan=lifespan,
         responses={
-            401: {"model": Problem, "description": "Missing or invalid API key"},
-            403: {"model": Problem, "description": "The key lacks the route's scope"},
-            422: {"model": Problem, "description": "Invalid request payload"},
+            status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": text}
+            for status, text in (
+                (400, "The JSON body is not valid UTF-8"),
+                (401, "Missing or invalid API key"),
+                (403, "The key lacks the route's scope"),
+                (413, "The request body exceeds the size cap"),
+                (422, "Invalid request payload"),
+                (429, "The key's rate limit is spent; retry after `Retry-After` seconds"),
+            )
         },
     )
     app.state.settings = settings

@@ -80,6 +80,11 @@ async def _principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> auth.Principal:
+    # RFC 9110 §11.6.2: one credential per request; of two, which was meant is a guess.
+    if len(request.headers.getlist("authorization")) > 1:
+        raise InvalidApiKey(
+            "send exactly one Authorization header", headers={"WWW-Authenticate": "Bearer"}
+        )
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidApiKey(
             "send an API key as 'Authorization: Bearer al_...'",

@@ -21,7 +21,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autoledger.api.problems import from_error, problem
-from autoledger.kit.errors import AutoledgerError, InvalidRequest, Unavailable
+from autoledger.kit.errors import AutoledgerError, FieldError, InvalidRequest, Unavailable
 from autoledger.kit.ids import new_id
 from autoledger.platform.observability.metrics import HttpMetrics
 from autoledger.platform.ratelimit.limiter import RESPONSE_HEADERS_STATE
@@ -235,6 +235,14 @@ class RequestContextMiddleware:
                 request_id=request_id,
             )
             await too_large(scope, receive, send_with_ids)
+            return
+        if b"%00" in scope.get("query_string", b""):
+            # PostgreSQL text cannot hold NUL (a query with one fails): refused on every backend.
+            nul = InvalidRequest(
+                "query parameters must not contain NUL (%00)",
+                errors=[FieldError("query", "must not contain NUL (%00)")],
+            )
+            await from_error(nul, request_id)(scope, receive, send_with_ids)
             return
         receive = self._limited(receive)
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)

@@ -457,6 +457,10 @@ async def create_entries_batch(
             raise InvalidRequest(
                 f"entries.{i}: {exc.detail}", errors=[FieldError(f"entries.{i}", exc.detail)]
             ) from None
+    # The whole batch names one ledger: an unknown (or another tenant's) ledger is the
+    # route's 404, as for a single entry, not a failed item per entry.
+    async with request.app.state.sessionmaker() as session:
+        await service.get_ledger(session, principal.tenant_id, ledger_id)
 
     async def render(session: AsyncSession | None, outcomes: list[Outcome]) -> bytes:
         """``schemas.BatchResult`` as JSON, built from the journal's own renderings."""
@@ -510,7 +514,8 @@ async def list_entries(
     status: EntryStatus | None = None,
     source_type: str | None = None,
     source_id: str | None = None,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+    # at most 18 digits: every such seq fits the database's 64-bit integer
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Limit = 100,
 ) -> schemas.EntryPage:
     """Newest first. Filter by metadata with ``metadata[key]=value`` (repeatable)."""

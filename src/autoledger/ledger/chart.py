@@ -188,6 +188,8 @@ def _parse_row(
         problem("name", "is required")
     elif len(name) > MAX_NAME_LENGTH:
         problem("name", f"is longer than {MAX_NAME_LENGTH} characters")
+    elif "\x00" in name:  # PostgreSQL cannot store NUL in text: refused on every backend
+        problem("name", "must not contain NUL (U+0000)")
     account_type: AccountType | None = None
     if not kind:
         problem("type", "is required")
