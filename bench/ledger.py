@@ -91,7 +91,7 @@ async def prepare(url: str) -> Fixture:
     from autoledger.ledger import service
     from autoledger.ledger.types import AccountType
     from autoledger.platform.auth import service as auth
-    from autoledger.platform.auth.schemas import Scope
+    from autoledger.platform.auth.roles import Role
 
     settings = Settings(database_url=url)
     await migrate.upgrade_async(settings)
@@ -102,7 +102,7 @@ async def prepare(url: str) -> Fixture:
         async with sessionmaker() as session:
             tenant = await auth.create_tenant(session, "bench")
             _, key = await auth.create_api_key(
-                session, tenant.id, name="bench", scopes=[Scope("admin")]
+                session, tenant.id, name="bench", roles=[Role.ADMIN]
             )
             ledger = await service.create_ledger(
                 session, tenant.id, name="bench", base_currency="USD", metadata={}
@@ -304,6 +304,9 @@ class Server:
             | {
                 "AUTOLEDGER_DATABASE_URL": url,
                 "AUTOLEDGER_LOG_LEVEL": "warning",
+                # one key drives the whole load: lift the per-key rate limit out of the way
+                "AUTOLEDGER_RATE_LIMIT_PER_SECOND": "1000000",
+                "AUTOLEDGER_RATE_LIMIT_BURST": "1000000",
                 "AUTOLEDGER_WORKERS": str(workers),
                 "AUTOLEDGER_PORT": str(self.port),
                 "AUTOLEDGER_HOST": "127.0.0.1",

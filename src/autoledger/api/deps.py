@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.db.tenancy import current_tenant
 from autoledger.kit.clock import utcnow
+from autoledger.kit.sensitive import reveal_sensitive
 from autoledger.kit.settings import Settings
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.errors import InsufficientScope, InvalidApiKey
@@ -112,6 +113,8 @@ async def _principal(
             raise InsufficientScope(f"this route needs the '{name}' scope")
     # Every transaction of this request acts for the key's tenant (row-level security).
     current_tenant.set(principal.tenant_id)
+    # Sensitive fields in this request's responses: clear only with pii:reveal.
+    reveal_sensitive.set(principal.allows(Scope.PII_REVEAL))
     if request.method not in _READ_METHODS:
         request.app.state.shedder.check()  # 503 + Retry-After while the outbox is backlogged
     return principal

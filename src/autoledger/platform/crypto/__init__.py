@@ -1,7 +1,8 @@
 """Envelope encryption: per-tenant data keys wrapped by a key-encryption key (KMS)."""
 
+from autoledger.kit.sensitive import mask
 from autoledger.platform.crypto.columns import EncryptedColumns
-from autoledger.platform.crypto.envelope import mask, normalize
+from autoledger.platform.crypto.envelope import normalize
 from autoledger.platform.crypto.errors import (
     CryptoError,
     DecryptionFailed,

@@ -115,10 +115,3 @@ def index_token(key: bytes, table: str, column: str, value: str) -> str:
 
 
 # display
-def mask(value: str, visible: int = 4) -> str:
-    """``****`` and the last ``visible`` characters; only ``****`` when the value is too short
-    to show any without showing most of it. The star count never varies, so the mask does
-    not leak the length."""
-    if visible <= 0 or len(value) <= visible * 2:
-        return "****"
-    return "****" + value[-visible:]
