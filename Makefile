@@ -53,10 +53,15 @@ clean:
 bench-ledger: install
 	$(BIN)/python -m bench.ledger
 
+.PHONY: bench-demo
+# Demo company generation: ~1,000,000 bank lines into a temp dir (LINES, FORMATS to change).
+bench-demo: install
+	$(BIN)/python -m bench.demo
+
 .PHONY: bench-events
 # Event backbone: relay throughput and delivery lag per bus (NATS and the Pub/Sub emulator must
 # be running; see docs/benchmarks.md).
 bench-events: install
 	$(BIN)/python -m bench.events
 
-bench: bench-ledger bench-events
+bench: bench-ledger bench-events bench-demo

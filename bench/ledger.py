@@ -101,9 +101,7 @@ async def prepare(url: str) -> Fixture:
     try:
         async with sessionmaker() as session:
             tenant = await auth.create_tenant(session, "bench")
-            _, key = await auth.create_api_key(
-                session, tenant.id, name="bench", roles=[Role.ADMIN]
-            )
+            _, key = await auth.create_api_key(session, tenant.id, name="bench", roles=[Role.ADMIN])
             ledger = await service.create_ledger(
                 session, tenant.id, name="bench", base_currency="USD", metadata={}
             )

@@ -1,0 +1,537 @@
+"""A deterministic simulation of a small company's money: every bank line with its truth.
+
+Only ``random.Random(seed)`` drives it: no global random state, no clock, no iteration over
+sets, so the same arguments always give the same company. Amounts are integer minor units;
+floats only shape how large a generated amount is before it is rounded to cents.
+
+Each bank line is recorded once, on the account it hits, together with its true GL account and
+the items it settles (its matches sum to its amount). Transfers between own accounts are two
+lines, one per account, sharing a match id.
+"""
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from autoledger.demo.counterparties import VendorHabit, build_customers, build_vendors
+from autoledger.demo.descriptors import render, short_name
+from autoledger.demo.model import (
+    BankAccount,
+    Company,
+    Counterparty,
+    LineTruth,
+    Match,
+    OpenItem,
+    Payout,
+    Statement,
+    StatementLine,
+)
+
+CURRENCIES = ("USD", "EUR", "GBP")
+#: the foreign-currency account of a company in each base currency, and its rate to base
+_FOREIGN = {"USD": ("EUR", 1.08), "EUR": ("USD", 0.92), "GBP": ("EUR", 0.85)}
+_TAX_AUTHORITY = {
+    "USD": "IRS USATAXPYMT",
+    "EUR": "FINANZAMT KOERPERSCHAFTST",
+    "GBP": "HMRC CORP TAX",
+}
+_COMPANY_NAMES = ("Lumen Goods", "Cedar & Copper", "Northwind Supply", "Brightwater Studio")
+
+
+@dataclass(slots=True)
+class _Line:
+    id: str
+    day: date
+    value_day: date
+    amount: int
+    description: str
+    counterparty: str | None
+    reference: str | None
+    counterparty_iban: str | None
+    gl: str
+    matches: tuple[Match, ...]
+
+
+def _iban(rng: random.Random, country: str) -> str:
+    """A random IBAN with a correct mod-97 check: DE (22 characters) or GB (22)."""
+    if country == "DE":
+        bban = "".join(str(rng.randrange(10)) for _ in range(18))
+    else:
+        bban = "FVLB" + "".join(str(rng.randrange(10)) for _ in range(14))
+    digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+def _bank_accounts(rng: random.Random, currency: str) -> tuple[BankAccount, ...]:
+    foreign = _FOREIGN[currency][0]
+    country = "DE" if currency == "EUR" else "GB"
+    bic = {"USD": "FVLBUS33", "EUR": "FVLBDEFFXXX", "GBP": "FVLBGB2L"}[currency]
+    home = "european" if currency == "EUR" else "signed"
+    return (
+        BankAccount("operating", "Operating account", "First Valley Bank", currency,
+                    _iban(rng, country), bic, "1110", home),
+        BankAccount("savings", "Savings account", "First Valley Bank", currency,
+                    _iban(rng, country), bic, "1120", "debit_credit"),
+        BankAccount(f"{foreign.lower()}-account", f"{foreign} account", "Meridian Trust",
+                    foreign, _iban(rng, "DE" if foreign == "EUR" else "GB"),
+                    "MRDTDEFF" if foreign == "EUR" else "MRDTUS33", "1130",
+                    "european" if foreign == "EUR" else "signed"),
+        BankAccount("card", "Business credit card", "First Valley Bank", currency,
+                    _iban(rng, country), bic, "2150", "debit_credit"),
+        BankAccount("processor", "Payment processor balance", "Stripe Payments", currency,
+                    _iban(rng, country), "STRPUS33", "1150", "signed"),
+    )  # fmt: skip
+
+
+def _month_starts(start: date, months: int) -> list[date]:
+    first = start.replace(day=1)
+    out = []
+    for i in range(months + 1):
+        y, m = divmod(first.month - 1 + i, 12)
+        out.append(date(first.year + y, m + 1, 1))
+    return out
+
+
+def _cents(major: float) -> int:
+    return max(1, round(major * 100))
+
+
+class _Books:
+    """The bank lines being recorded, per account; lines after ``end`` never happen."""
+
+    def __init__(self, accounts: tuple[BankAccount, ...], end: date) -> None:
+        self.end = end
+        self.lines: dict[str, list[_Line]] = {a.id: [] for a in accounts}
+        self.prefix = {a.id: a.id[:3].upper() for a in accounts}
+        self.seq = 0
+
+    def add(
+        self,
+        account: str,
+        day: date,
+        amount: int,
+        description: str,
+        gl: str,
+        matches: tuple[Match, ...],
+        *,
+        counterparty: str | None = None,
+        reference: str | None = None,
+        counterparty_iban: str | None = None,
+        value_day: date | None = None,
+    ) -> str | None:
+        """Record a line; its id, or None when ``day`` is past the simulated period."""
+        if day > self.end:
+            return None
+        if amount == 0 or sum(m.amount for m in matches) != amount:
+            raise AssertionError(f"matches of a {amount} line do not sum to it: {matches}")
+        self.seq += 1
+        line_id = f"{self.prefix[account]}{self.seq:09d}"
+        self.lines[account].append(
+            _Line(line_id, day, value_day or day, amount, description, counterparty,
+                  reference, counterparty_iban, gl, matches)
+        )  # fmt: skip
+        return line_id
+
+    def balance(self, account: str, through: date) -> int:
+        return sum(line.amount for line in self.lines[account] if line.day <= through)
+
+
+def simulate(
+    seed: int,
+    months: int,
+    *,
+    currency: str = "USD",
+    scale: int = 1,
+    start: date = date(2025, 1, 1),
+) -> Company:
+    """The company ``seed`` over ``months`` calendar months from ``start``'s month."""
+    if currency not in CURRENCIES:
+        raise ValueError(f"currency must be one of {', '.join(CURRENCIES)}")
+    if months < 1 or scale < 1:
+        raise ValueError("months and scale must be at least 1")
+    rng = random.Random(seed)  # noqa: S311  # nosec B311: simulation, not secrets
+    return _Simulation(rng, seed, months, currency, scale, start).run()
+
+
+class _Simulation:
+    def __init__(
+        self, rng: random.Random, seed: int, months: int, currency: str, scale: int, start: date
+    ) -> None:
+        self.rng = rng
+        self.seed = seed
+        self.months = months
+        self.currency = currency
+        self.scale = scale
+        self.month_starts = _month_starts(start, months)
+        self.end = self.month_starts[-1] - timedelta(days=1)
+        self.accounts = _bank_accounts(rng, currency)
+        self.foreign_currency, self.rate = _FOREIGN[currency]
+        self.fx_id = self.accounts[2].id
+        self.books = _Books(self.accounts, self.end)
+        self.vendors = build_vendors(rng, scale, currency)
+        self.customers = build_customers(rng, scale, currency, self.foreign_currency)
+        self.items: list[OpenItem] = []
+        self.item_fate: dict[str, str] = {}
+        self.paid: dict[str, int] = {}
+        self.payouts: list[Payout] = []
+        self.ids: dict[str, int] = {}
+        self.batch: dict[str, list[tuple[str, int]]] = {}
+        #: processor lines not yet paid out: (line id, day, amount)
+        self.pending_payout: list[tuple[str, date, int]] = []
+        self.opening: dict[str, int] = {}
+        self.bill_paid: dict[str, int] = {}
+
+    def next_id(self, kind: str) -> str:
+        self.ids[kind] = self.ids.get(kind, 0) + 1
+        return f"{kind}-{self.ids[kind]:06d}"
+
+    # --- the calendar -------------------------------------------------------------------
+
+    def run(self) -> Company:
+        self.opening_balances()
+        for index, first in enumerate(self.month_starts[:-1]):
+            last = self.month_starts[index + 1] - timedelta(days=1)
+            factor = (1.02**index) * (1 + 0.2 * math.cos(2 * math.pi * (first.month - 11) / 12))
+            self.bills(index, first, last, factor)
+            self.card_purchases(index, first, last, factor)
+            self.invoices(index, first, last, factor)
+            self.processor(first, last, factor)
+            self.payroll(first, last, factor)
+            self.treasury(first, last)
+        return self.company()
+
+    def opening_balances(self) -> None:
+        # Opening balances are statement openings, not lines: see company().
+        self.opening = {
+            "operating": 80_000_00 * self.scale,
+            "savings": 150_000_00 * self.scale,
+            self.fx_id: 20_000_00 * self.scale,
+            "card": 0,
+            "processor": 0,
+        }
+
+    def day_in(self, first: date, last: date, day: int) -> date:
+        return first.replace(day=min(day, last.day))
+
+    # --- vendors ------------------------------------------------------------------------
+
+    def bills(self, index: int, first: date, last: date, factor: float) -> None:
+        rng = self.rng
+        for number, (vendor, habit) in enumerate(self.vendors):
+            if habit.channel != "bill":
+                continue
+            if habit.cadence == "quarterly" and index % 3 != number % 3:
+                continue
+            if habit.cadence == "annual" and index % 12 != number % 12:
+                continue
+            drift = (1 + 0.004 * index) * rng.uniform(0.85, 1.15) if vendor.category in (
+                "utilities", "cogs", "contractors") else 1 + 0.004 * index  # fmt: skip
+            amount = _cents(habit.amount * drift * (factor if vendor.category == "cogs" else 1))
+            issued = self.day_in(first, last, 1 + number % 27)
+            due = issued + timedelta(days=rng.choice((10, 15, 30)))
+            bill_id = self.next_id("BILL")
+            reference = f"{short_name(vendor.name)[:4].strip()}-{rng.randrange(10000, 99999)}"
+            self.add_item(bill_id, "bill", vendor, amount, issued, due, reference, "paid")
+            paid_on = due + timedelta(days=rng.randint(-5, 6))
+            self.books.add(
+                "operating", paid_on, -amount, render(rng.choice(vendor.descriptors), rng), "2100",
+                (Match("bill", bill_id, -amount),), counterparty=short_name(vendor.name)[:35],
+                reference=reference if rng.random() < 0.8 else None,
+            )  # fmt: skip
+
+    def card_purchases(self, index: int, first: date, last: date, factor: float) -> None:
+        rng = self.rng
+        for number, (vendor, habit) in enumerate(self.vendors):
+            if habit.channel != "card":
+                continue
+            days = self.purchase_days(habit, index, number, first, last, factor)
+            for day in days:
+                spread = 0.25 if vendor.category in ("saas", "advertising") else 0.6
+                drift = 1 + 0.005 * index if habit.cadence != "random" else 1.0
+                amount = _cents(habit.amount * drift * rng.uniform(1 - spread, 1 + spread))
+                purchase = self.next_id("PUR")
+                posted = day + timedelta(days=rng.choice((0, 1, 1, 2)))
+                self.books.add(
+                    "card", min(posted, last), -amount, render(rng.choice(vendor.descriptors), rng),
+                    vendor.gl_account, (Match("purchase", purchase, -amount),), value_day=day,
+                )  # fmt: skip
+                if rng.random() < 0.03 and day.day < 20:
+                    refund = _cents(amount / 100 * rng.choice((1.0, 0.5)))
+                    self.books.add(
+                        "card", day + timedelta(days=rng.randint(3, 8)), refund,
+                        f"REFUND {render(rng.choice(vendor.descriptors), rng)}",
+                        vendor.gl_account, (Match("refund", purchase, refund),),
+                    )  # fmt: skip
+
+    def purchase_days(
+        self, habit: VendorHabit, index: int, number: int, first: date, last: date, factor: float
+    ) -> list[date]:
+        if habit.cadence == "monthly":
+            return [self.day_in(first, last, 1 + number % 28)]
+        if habit.cadence == "annual":
+            return [self.day_in(first, last, 1 + number % 28)] if index % 12 == number % 12 else []
+        expected = habit.per_month * factor
+        count = int(expected) + (1 if self.rng.random() < expected - int(expected) else 0)
+        return sorted(self.day_in(first, last, self.rng.randint(1, 31)) for _ in range(count))
+
+    # --- customers ----------------------------------------------------------------------
+
+    def add_item(
+        self, item_id: str, kind: str, party: Counterparty, amount: int, issued: date,
+        due: date, reference: str, fate: str,
+    ) -> None:  # fmt: skip
+        self.items.append(
+            OpenItem(item_id, kind, party.id, amount, party.currency, issued, due, reference,
+                     party.gl_account, "open", 0, fate)
+        )  # fmt: skip
+
+    def invoices(self, index: int, first: date, last: date, factor: float) -> None:
+        rng = self.rng
+        for number, (customer, habit) in enumerate(self.customers):
+            if customer.category == "services" and rng.random() < 0.25:
+                continue
+            amount = _cents(habit.monthly_amount * factor * rng.uniform(0.85, 1.15) / 10) * 10
+            issued = self.day_in(first, last, 1 + number % 28)
+            due = issued + timedelta(days=habit.terms)
+            invoice_id = self.next_id("INV")
+            account = self.fx_id if habit.foreign else "operating"
+            roll = rng.random()
+            fate = "never_paid" if roll < habit.never else "paid"
+            if fate == "paid" and rng.random() < habit.partial:
+                fate = "instalments" if rng.random() < 0.7 else "partial"
+            self.add_item(invoice_id, "invoice", customer, amount, issued, due, invoice_id, fate)
+            if fate == "never_paid":
+                continue
+            pay_day = due + timedelta(days=habit.delay + rng.randint(-3, 6))
+            if habit.batches and fate == "paid":
+                # Batch payers settle every other month's invoices in one payment.
+                pending = self.batch.setdefault(customer.id, [])
+                pending.append((invoice_id, amount))
+                if index % 2 == 1 or index == self.months - 1:
+                    self.customer_payment(account, customer, pay_day, tuple(pending))
+                    pending.clear()
+                continue
+            if fate == "paid":
+                self.customer_payment(account, customer, pay_day, ((invoice_id, amount),))
+                continue
+            parts = [amount // 2, amount // 4]
+            parts.append(amount - sum(parts))
+            if fate == "partial":
+                parts = parts[:1]  # the rest never arrives
+            for n, part in enumerate(parts):
+                self.customer_payment(
+                    account, customer, pay_day + timedelta(days=20 * n), ((invoice_id, part),)
+                )
+
+    def customer_payment(
+        self, account: str, customer: Counterparty, day: date, settles: tuple[tuple[str, int], ...]
+    ) -> None:
+        rng = self.rng
+        total = sum(amount for _, amount in settles)
+        reference = ", ".join(i for i, _ in settles) if rng.random() < 0.75 else None
+        line = self.books.add(
+            account, day, total, render(rng.choice(customer.descriptors), rng), "1200",
+            tuple(Match("invoice", i, a) for i, a in settles),
+            counterparty=short_name(customer.name)[:35], reference=reference,
+        )  # fmt: skip
+        if line is not None:
+            for invoice_id, amount in settles:
+                self.paid[invoice_id] = self.paid.get(invoice_id, 0) + amount
+
+    # --- the payment processor ----------------------------------------------------------
+
+    def processor(self, first: date, last: date, factor: float) -> None:
+        rng, books = self.rng, self.books
+        prices = (1900, 2900, 4900, 7900, 12900, 24900)
+        pending = self.pending_payout
+        day = first
+        while day <= last:
+            expected = 4 * self.scale * factor * (0.6 if day.weekday() >= 5 else 1.0)
+            count = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
+            gross = 0
+            for _ in range(count):
+                price = rng.choice(prices)
+                charge = self.next_id("ch")
+                line = books.add("processor", day, price, f"Charge {charge} order {rng.randrange(10**6)}",
+                                 "4100", (Match("charge", charge, price),))  # fmt: skip
+                if line is None:  # charges fall within the month being simulated
+                    raise AssertionError(f"charge {charge} outside the period")
+                pending.append((line, day, price))
+                gross += price
+                roll = rng.random()
+                if roll < 0.02:
+                    later = day + timedelta(days=rng.randint(1, 6))
+                    refund = self.processor_line(later, -price, f"Refund for {charge}", "4500",
+                                                 Match("refund", charge, -price))  # fmt: skip
+                    if refund:
+                        pending.append((refund, later, -price))
+                elif roll < 0.025:
+                    later = day + timedelta(days=rng.randint(10, 25))
+                    lost = self.processor_line(later, -price, f"Dispute {charge} chargeback",
+                                               "4500", Match("chargeback", charge, -price))  # fmt: skip
+                    if lost:
+                        pending.append((lost, later, -price))
+                        fee = self.processor_line(later, -1500, f"Dispute fee {charge}", "6810",
+                                                  Match("fee", f"df-{charge}", -1500))  # fmt: skip
+                        if fee:
+                            pending.append((fee, later, -1500))
+            if count:
+                fee_amount = -(gross * 29 // 1000 + 30 * count)
+                fee_id = self.next_id("fee")
+                fee = self.processor_line(day, fee_amount, f"Stripe fees {day.isoformat()}",
+                                          "6810", Match("fee", fee_id, fee_amount))  # fmt: skip
+                if fee:
+                    pending.append((fee, day, fee_amount))
+            if day.weekday() in (1, 3):
+                self.payout(day)
+            day += timedelta(days=1)
+
+    def processor_line(
+        self, day: date, amount: int, text: str, gl: str, match: Match
+    ) -> str | None:
+        return self.books.add("processor", day, amount, text, gl, (match,))
+
+    def payout(self, day: date) -> None:
+        # Everything recorded up to yesterday is paid out; later lines wait for the next one.
+        ready = [p for p in self.pending_payout if p[1] < day]
+        amount = sum(p[2] for p in ready)
+        if amount <= 0:
+            return
+        self.pending_payout[:] = [p for p in self.pending_payout if p[1] >= day]
+        payout_id = self.next_id("po")
+        arrives = day + timedelta(days=2)
+        self.books.add("processor", day, -amount, f"Payout {payout_id}", "1110",
+                       (Match("payout", payout_id, -amount),))  # fmt: skip
+        self.books.add("operating", arrives, amount, f"STRIPE TRANSFER ST-{payout_id[3:]}",
+                       "1150", (Match("payout", payout_id, amount),),
+                       counterparty="STRIPE", reference=payout_id)  # fmt: skip
+        self.payouts.append(Payout(payout_id, amount, self.currency, day, arrives,
+                                   tuple(p[0] for p in ready)))  # fmt: skip
+
+    # --- payroll, taxes, treasury -------------------------------------------------------
+
+    def payroll(self, first: date, last: date, factor: float) -> None:
+        rng = self.rng
+        base = 18_000 * self.scale * (factor**0.3)
+        for day in (self.day_in(first, last, 15), last):
+            run_id = f"PR-{day.isoformat()}"
+            net = -_cents(base * rng.uniform(0.97, 1.03))
+            tax = -_cents(-net / 100 * 0.31)
+            self.books.add("operating", day, net, render("GUSTO NET PAY #", rng), "6200",
+                           (Match("payroll", run_id, net),), counterparty="GUSTO")  # fmt: skip
+            self.books.add("operating", day, tax, render("GUSTO TAX #", rng), "6210",
+                           (Match("payroll_tax", run_id, tax),), counterparty="GUSTO")  # fmt: skip
+        if first.month in (1, 4, 6, 9):
+            amount = -_cents(9_000 * self.scale * rng.uniform(0.9, 1.1))
+            payment = f"TAX-{first.year}-{first.month:02d}"
+            self.books.add("operating", self.day_in(first, last, 15), amount,
+                           render(f"{_TAX_AUTHORITY[self.currency]} #", rng), "2500",
+                           (Match("tax_payment", payment, amount),))  # fmt: skip
+
+    def treasury(self, first: date, last: date) -> None:
+        rng, books, scale = self.rng, self.books, self.scale
+        own = {a.id: a for a in self.accounts}
+        # Savings sweep on the 20th; a draw back at each quarter's end.
+        self.transfer("operating", "savings", self.day_in(first, last, 20), 5_000_00 * scale)
+        if first.month % 3 == 0:
+            self.transfer("savings", "operating", self.day_in(first, last, 27), 12_000_00 * scale)
+        # Card autopay on the 7th of the month after.
+        card_balance = books.balance("card", last)
+        if card_balance < 0:
+            self.transfer("operating", "card", last + timedelta(days=7), -card_balance)
+        # Foreign receipts converted on the 25th, at a drifting rate.
+        self.rate *= rng.uniform(0.99, 1.01)
+        day = self.day_in(first, last, 25)
+        foreign_balance = books.balance(self.fx_id, day)
+        sold = (foreign_balance - 10_000_00 * scale) // 100 * 80
+        if sold > 0:
+            conversion = self.next_id("FX")
+            bought = round(sold * self.rate)
+            books.add(self.fx_id, day, -sold, f"FX SELL {self.foreign_currency} {conversion}",
+                      "1110", (Match("fx_conversion", conversion, -sold),),
+                      counterparty_iban=own["operating"].iban)  # fmt: skip
+            books.add("operating", day, bought, f"FX BUY {self.currency} {conversion}", "1130",
+                      (Match("fx_conversion", conversion, bought),),
+                      counterparty_iban=own[self.fx_id].iban)  # fmt: skip
+        # Interest and fees at month end.
+        interest = books.balance("savings", last) * 35 // 12_000
+        if interest > 0:
+            books.add("savings", last, interest, "INTEREST PAYMENT", "4800",
+                      (Match("interest", f"INT-savings-{last.isoformat()}", interest),))  # fmt: skip
+        for account, fee in (("operating", -2500), (self.fx_id, -1200)):
+            books.add(account, last, fee, "MONTHLY SERVICE FEE", "6800",
+                      (Match("bank_fee", f"FEE-{account}-{last.isoformat()}", fee),))  # fmt: skip
+
+    def transfer(self, source: str, target: str, day: date, amount: int) -> None:
+        own = {a.id: a for a in self.accounts}
+        transfer_id = self.next_id("TRF")
+        text = f"TRANSFER {own[source].name.upper()} TO {own[target].name.upper()} {transfer_id}"
+        self.books.add(source, day, -amount, text, own[target].gl_account,
+                       (Match("transfer", transfer_id, -amount),), reference=transfer_id,
+                       counterparty_iban=own[target].iban)  # fmt: skip
+        self.books.add(target, day, amount, text, own[source].gl_account,
+                       (Match("transfer", transfer_id, amount),), reference=transfer_id,
+                       counterparty_iban=own[source].iban)  # fmt: skip
+
+    # --- the result ---------------------------------------------------------------------
+
+    def company(self) -> Company:
+        statements: list[Statement] = []
+        truths: list[LineTruth] = []
+        for account in self.accounts:
+            lines = sorted(self.books.lines[account.id], key=lambda x: (x.day, x.id))
+            balance = self.opening[account.id]
+            position = 0
+            for number, first in enumerate(self.month_starts[:-1], start=1):
+                last = self.month_starts[number] - timedelta(days=1)
+                month: list[StatementLine] = []
+                while position < len(lines) and lines[position].day <= last:
+                    raw = lines[position]
+                    month.append(StatementLine(raw.id, raw.day, raw.value_day, raw.amount,
+                                               raw.description, raw.counterparty, raw.reference,
+                                               raw.counterparty_iban))  # fmt: skip
+                    truths.append(LineTruth(raw.id, account.id, raw.gl, raw.matches))
+                    position += 1
+                closing = balance + sum(line.amount for line in month)
+                statements.append(Statement(account, number, first, last, balance, closing,
+                                            tuple(month)))  # fmt: skip
+                balance = closing
+        items = []
+        for item in self.items:
+            paid = self.paid.get(item.id, 0)
+            if item.kind == "bill":
+                paid = self.paid_bill(item)
+            status = "paid" if paid == item.amount else "partially_paid" if paid else "open"
+            fate = item.fate if item.fate != "instalments" else "paid"
+            items.append(_replace_status(item, status, paid, fate))
+        rng = self.rng
+        return Company(
+            seed=self.seed,
+            name=f"{rng.choice(_COMPANY_NAMES)} {'Inc.' if self.currency == 'USD' else 'Ltd'}",
+            currency=self.currency,
+            start=self.month_starts[0],
+            months=self.months,
+            scale=self.scale,
+            accounts=self.accounts,
+            counterparties=tuple(c for c, _ in self.vendors) + tuple(c for c, _ in self.customers),
+            statements=tuple(statements),
+            open_items=tuple(items),
+            truths=tuple(truths),
+            payouts=tuple(self.payouts),
+            overlap_days={"card": 3, self.fx_id: 4},
+        )
+
+    def paid_bill(self, item: OpenItem) -> int:
+        if not self.bill_paid:
+            for line in self.books.lines["operating"]:
+                for match in line.matches:
+                    if match.kind == "bill":
+                        self.bill_paid[match.id] = -match.amount
+        return self.bill_paid.get(item.id, 0)
+
+
+def _replace_status(item: OpenItem, status: str, paid: int, fate: str) -> OpenItem:
+    return OpenItem(item.id, item.kind, item.counterparty_id, item.amount, item.currency,
+                    item.issue_date, item.due_date, item.reference, item.gl_account, status,
+                    paid, fate)  # fmt: skip

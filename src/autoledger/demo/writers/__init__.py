@@ -1,0 +1,1 @@
+"""Statement writers: one module per file format, each ``Statement -> bytes``."""
