@@ -16,7 +16,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from autoledger.cli.main import app as cli_app
-from autoledger.client import Client
+from autoledger.client import Client, EntryQuery
+from autoledger.demo.export import write_company
+from autoledger.demo.simulator import simulate
 from autoledger.kit.settings import ENV_PREFIX
 from autoledger.ledger import schemas
 from tests.cli.test_serve_process import AUTOLEDGER, KEY, free_port, wait_until_ready
@@ -235,3 +237,33 @@ def test_connection_refused(server: Server, ledger_id: str) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     line = one_error_line(invoke(server, "ledger", "verify", "--ledger", ledger_id, "--url", url))
     assert line.startswith(f"error: cannot reach {url}")
+
+
+def test_demo_load_books_a_generated_company_and_is_safe_to_rerun(
+    server: Server, tmp_path: Path
+) -> None:
+    company = simulate(seed=11, months=2)
+    write_company(company, tmp_path / "acme", formats=["csv"])
+    first = invoke(server, "demo", "load", str(tmp_path / "acme"))
+    assert first.exit_code == 0, first.output
+    again = invoke(server, "demo", "load", str(tmp_path / "acme"))
+    assert again.exit_code == 0, again.output
+    assert first.stdout.split(":")[0] == again.stdout.split(":")[0]  # the same ledger
+
+    invoices = sum(
+        i.amount for i in company.open_items if i.kind == "invoice" and i.currency == "USD"
+    )
+    ledger_id = first.stdout.split()[1].rstrip(":")
+    with server.sdk() as sdk:
+        entries = list(sdk.iter_entries(ledger_id, EntryQuery()))
+        receivables = sdk.get_balance(
+            next(a.id for a in sdk.list_accounts(ledger_id, limit=500).data if a.code == "1200")
+        )
+    # every open item once, plus one opening entry per currency (USD and the EUR account)
+    assert len(entries) == len(company.open_items) + 2
+    [usd] = receivables.balances
+    assert usd.posted == f"{invoices / 100:.2f}"
+
+    broken = invoke(server, "demo", "load", str(tmp_path / "missing"))
+    assert broken.exit_code == 1
+    assert broken.output.startswith("error: ")

@@ -1,4 +1,5 @@
-"""``autoledger demo generate``: a simulated company's statements and ground truth on disk."""
+"""``autoledger demo generate``: a simulated company's statements and ground truth on disk;
+``autoledger demo load``: such a company into a tenant, through the API."""
 
 from pathlib import Path
 from typing import Annotated
@@ -6,7 +7,9 @@ from typing import Annotated
 import typer
 
 from autoledger.cli.context import console, fail
+from autoledger.cli.ledger_commands import DEFAULT_URL, ApiKey, Url, api_client
 from autoledger.demo.export import FORMATS, write_company
+from autoledger.demo.loader import DemoDataError, load
 from autoledger.demo.simulator import CURRENCIES, simulate
 
 demo = typer.Typer(help="The demo company simulator.", no_args_is_help=True)
@@ -53,4 +56,23 @@ def generate(
         f"{len(files)} files in {out}",
         markup=False,
         highlight=False,
+    )
+
+
+@demo.command("load")
+def load_command(
+    directory: Annotated[Path, typer.Argument(help="A directory `demo generate` wrote.")],
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Load a generated company into the key's tenant through the API: ledger and chart,
+    opening balances, open invoices and bills. Safe to re-run."""
+    try:
+        with api_client(url, api_key) as api:
+            report = load(api, directory)
+    except DemoDataError as exc:
+        fail(str(exc))
+    console.print(
+        f"ledger {report.ledger_id}: {report.accounts_created} accounts added, "
+        f"{report.opening_entries} opening entries, {report.open_items} open items"
     )

@@ -34,7 +34,7 @@ _ENTRY_LIST = TypeAdapter(list[schemas.EntryCreate])
 
 
 @contextmanager
-def _client(url: str, api_key: str | None) -> Iterator[Client]:
+def api_client(url: str, api_key: str | None) -> Iterator[Client]:
     """An SDK client whose API and connection errors become one line and exit 1."""
     if not api_key:
         fail("no API key: pass --api-key or set AUTOLEDGER_API_KEY")
@@ -84,7 +84,7 @@ def accounts_list(
     api_key: ApiKey = None,
 ) -> None:
     """List every account of a ledger."""
-    with _client(url, api_key) as client:
+    with api_client(url, api_key) as client:
         rows = list(client.iter_accounts(ledger_id))
     if as_json:
         _print_json([_dump(row) for row in rows])
@@ -116,7 +116,7 @@ def entries_post(
 ) -> None:
     """Post one entry, or a batch, and print the created entry ids."""
     parsed = _read_entries(file)
-    with _client(url, api_key) as client:
+    with api_client(url, api_key) as client:
         if isinstance(parsed, schemas.EntryCreate):
             entry = client.create_entry(ledger_id, parsed, idempotency_key)
             if as_json:
@@ -152,7 +152,7 @@ def ledger_verify(
     api_key: ApiKey = None,
 ) -> None:
     """Replay the ledger's hash chain: exit 0 when intact, 1 naming the first broken entry."""
-    with _client(url, api_key) as client:
+    with api_client(url, api_key) as client:
         report = client.verify_ledger(ledger_id)
     if as_json:
         _print_json(_dump(report))
