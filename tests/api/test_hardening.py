@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,9 +20,10 @@ from autoledger.api.app import create_app
 from autoledger.api.deps import Session
 from autoledger.api.middleware import TooDeeplyNested, check_json_depth
 from autoledger.db.engine import create_engine
+from autoledger.db.tenancy import system_settings
 from autoledger.kit.settings import Settings
 from tests.api.test_errors_and_observability import assert_problem, serving
-from tests.conftest import APP_ROLE
+from tests.conftest import APP_ROLE, make_settings, postgres_database
 
 
 def nested(depth: int) -> bytes:
@@ -173,15 +175,17 @@ async def test_a_slow_request_is_a_503_and_its_transaction_rolls_back(
 
 
 @pytest.mark.postgres
-async def test_every_postgres_connection_has_a_statement_timeout(settings: Settings) -> None:
-    if settings.is_sqlite:
-        pytest.skip("PostgreSQL only")
-    engine = create_engine(settings.model_copy(update={"db_statement_timeout_seconds": 2.5}))
-    try:
-        async with engine.connect() as connection:
-            value = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
-    finally:
-        await engine.dispose()
+async def test_every_postgres_connection_has_a_statement_timeout(tmp_path: Path) -> None:
+    async with postgres_database() as url:
+        config = make_settings(url, tmp_path).model_copy(
+            update={"db_statement_timeout_seconds": 2.5}
+        )
+        engine = create_engine(system_settings(config))
+        try:
+            async with engine.connect() as connection:
+                value = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
+        finally:
+            await engine.dispose()
     assert value == "2500ms"
 
 

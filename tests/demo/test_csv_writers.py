@@ -14,15 +14,28 @@ from autoledger.demo.writers.csv_bank import write_csv
 
 def _statement(layout: str, description: str = "SQ *BLUE BOTTLE 0423") -> Statement:
     account = BankAccount(
-        "operating", "Operating", "First Valley Bank", "EUR",
-        "DE89370400440532013000", "COBADEFFXXX", "1110", layout,
-    )  # fmt: skip
+        "operating",
+        "Operating",
+        "First Valley Bank",
+        "EUR",
+        "DE89370400440532013000",
+        "COBADEFFXXX",
+        "1110",
+        layout,
+    )
     lines = (
         StatementLine("L1", date(2025, 3, 2), date(2025, 3, 1), -1234, description),
-        StatementLine("L2", date(2025, 3, 14), date(2025, 3, 14), 1_000_000_05, "ACH CREDIT X",
-                      counterparty="X, \"Y\"; Z", reference="INV-000001, INV-000002"),
+        StatementLine(
+            "L2",
+            date(2025, 3, 14),
+            date(2025, 3, 14),
+            1_000_000_05,
+            "ACH CREDIT X",
+            counterparty='X, "Y"; Z',
+            reference="INV-000001, INV-000002",
+        ),
         StatementLine("L3", date(2025, 3, 31), date(2025, 3, 31), -7, "FEE"),
-    )  # fmt: skip
+    )
     total = sum(x.amount for x in lines)
     return Statement(account, 3, date(2025, 3, 1), date(2025, 3, 31), 50_00, 50_00 + total, lines)
 

@@ -50,8 +50,14 @@ def test_same_seed_gives_byte_identical_files_in_every_format(tmp_path: Path) ->
 
 def test_layout_and_manifest(generated: Path) -> None:
     files = _tree(generated)
-    for name in ("company.json", "open_items.jsonl", "ground_truth.jsonl", "balances.jsonl",
-                 "README.txt", "MANIFEST.sha256"):  # fmt: skip
+    for name in (
+        "company.json",
+        "open_items.jsonl",
+        "ground_truth.jsonl",
+        "balances.jsonl",
+        "README.txt",
+        "MANIFEST.sha256",
+    ):
         assert name in files
     assert "statements/operating/2025-03.csv" in files
     manifest = dict(

@@ -32,8 +32,12 @@ def test_same_seed_gives_the_same_company_and_another_seed_another() -> None:
 
 def test_the_company_has_five_bank_accounts_and_enough_counterparties(company: Company) -> None:
     assert [a.id for a in company.accounts] == [
-        "operating", "savings", "eur-account", "card", "processor",
-    ]  # fmt: skip
+        "operating",
+        "savings",
+        "eur-account",
+        "card",
+        "processor",
+    ]
     assert {a.currency for a in company.accounts} == {"USD", "EUR"}
     assert {a.csv_layout for a in company.accounts} == {"signed", "debit_credit", "european"}
     vendors = [c for c in company.counterparties if c.role == "vendor"]

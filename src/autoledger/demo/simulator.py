@@ -69,19 +69,57 @@ def _bank_accounts(rng: random.Random, currency: str) -> tuple[BankAccount, ...]
     bic = {"USD": "FVLBUS33", "EUR": "FVLBDEFFXXX", "GBP": "FVLBGB2L"}[currency]
     home = "european" if currency == "EUR" else "signed"
     return (
-        BankAccount("operating", "Operating account", "First Valley Bank", currency,
-                    _iban(rng, country), bic, "1110", home),
-        BankAccount("savings", "Savings account", "First Valley Bank", currency,
-                    _iban(rng, country), bic, "1120", "debit_credit"),
-        BankAccount(f"{foreign.lower()}-account", f"{foreign} account", "Meridian Trust",
-                    foreign, _iban(rng, "DE" if foreign == "EUR" else "GB"),
-                    "MRDTDEFF" if foreign == "EUR" else "MRDTUS33", "1130",
-                    "european" if foreign == "EUR" else "signed"),
-        BankAccount("card", "Business credit card", "First Valley Bank", currency,
-                    _iban(rng, country), bic, "2150", "debit_credit"),
-        BankAccount("processor", "Payment processor balance", "Stripe Payments", currency,
-                    _iban(rng, country), "STRPUS33", "1150", "signed"),
-    )  # fmt: skip
+        BankAccount(
+            "operating",
+            "Operating account",
+            "First Valley Bank",
+            currency,
+            _iban(rng, country),
+            bic,
+            "1110",
+            home,
+        ),
+        BankAccount(
+            "savings",
+            "Savings account",
+            "First Valley Bank",
+            currency,
+            _iban(rng, country),
+            bic,
+            "1120",
+            "debit_credit",
+        ),
+        BankAccount(
+            f"{foreign.lower()}-account",
+            f"{foreign} account",
+            "Meridian Trust",
+            foreign,
+            _iban(rng, "DE" if foreign == "EUR" else "GB"),
+            "MRDTDEFF" if foreign == "EUR" else "MRDTUS33",
+            "1130",
+            "european" if foreign == "EUR" else "signed",
+        ),
+        BankAccount(
+            "card",
+            "Business credit card",
+            "First Valley Bank",
+            currency,
+            _iban(rng, country),
+            bic,
+            "2150",
+            "debit_credit",
+        ),
+        BankAccount(
+            "processor",
+            "Payment processor balance",
+            "Stripe Payments",
+            currency,
+            _iban(rng, country),
+            "STRPUS33",
+            "1150",
+            "signed",
+        ),
+    )
 
 
 def _month_starts(start: date, months: int) -> list[date]:
@@ -128,9 +166,19 @@ class _Books:
         self.seq += 1
         line_id = f"{self.prefix[account]}{self.seq:09d}"
         self.lines[account].append(
-            _Line(line_id, day, value_day or day, amount, description, counterparty,
-                  reference, counterparty_iban, gl, matches)
-        )  # fmt: skip
+            _Line(
+                line_id,
+                day,
+                value_day or day,
+                amount,
+                description,
+                counterparty,
+                reference,
+                counterparty_iban,
+                gl,
+                matches,
+            )
+        )
         return line_id
 
     def balance(self, account: str, through: date) -> int:
@@ -225,8 +273,11 @@ class _Simulation:
                 continue
             if habit.cadence == "annual" and index % 12 != number % 12:
                 continue
-            drift = (1 + 0.004 * index) * rng.uniform(0.85, 1.15) if vendor.category in (
-                "utilities", "cogs", "contractors") else 1 + 0.004 * index  # fmt: skip
+            drift = (
+                (1 + 0.004 * index) * rng.uniform(0.85, 1.15)
+                if vendor.category in ("utilities", "cogs", "contractors")
+                else 1 + 0.004 * index
+            )
             amount = _cents(habit.amount * drift * (factor if vendor.category == "cogs" else 1))
             issued = self.day_in(first, last, 1 + number % 27)
             due = issued + timedelta(days=rng.choice((10, 15, 30)))
@@ -235,10 +286,15 @@ class _Simulation:
             self.add_item(bill_id, "bill", vendor, amount, issued, due, reference, "paid")
             paid_on = due + timedelta(days=rng.randint(-5, 6))
             self.books.add(
-                "operating", paid_on, -amount, render(rng.choice(vendor.descriptors), rng), "2100",
-                (Match("bill", bill_id, -amount),), counterparty=short_name(vendor.name)[:35],
+                "operating",
+                paid_on,
+                -amount,
+                render(rng.choice(vendor.descriptors), rng),
+                "2100",
+                (Match("bill", bill_id, -amount),),
+                counterparty=short_name(vendor.name)[:35],
                 reference=reference if rng.random() < 0.8 else None,
-            )  # fmt: skip
+            )
 
     def card_purchases(self, index: int, first: date, last: date, factor: float) -> None:
         rng = self.rng
@@ -253,16 +309,24 @@ class _Simulation:
                 purchase = self.next_id("PUR")
                 posted = day + timedelta(days=rng.choice((0, 1, 1, 2)))
                 self.books.add(
-                    "card", min(posted, last), -amount, render(rng.choice(vendor.descriptors), rng),
-                    vendor.gl_account, (Match("purchase", purchase, -amount),), value_day=day,
-                )  # fmt: skip
+                    "card",
+                    min(posted, last),
+                    -amount,
+                    render(rng.choice(vendor.descriptors), rng),
+                    vendor.gl_account,
+                    (Match("purchase", purchase, -amount),),
+                    value_day=day,
+                )
                 if rng.random() < 0.03 and day.day < 20:
                     refund = _cents(amount / 100 * rng.choice((1.0, 0.5)))
                     self.books.add(
-                        "card", day + timedelta(days=rng.randint(3, 8)), refund,
+                        "card",
+                        day + timedelta(days=rng.randint(3, 8)),
+                        refund,
                         f"REFUND {render(rng.choice(vendor.descriptors), rng)}",
-                        vendor.gl_account, (Match("refund", purchase, refund),),
-                    )  # fmt: skip
+                        vendor.gl_account,
+                        (Match("refund", purchase, refund),),
+                    )
 
     def purchase_days(
         self, habit: VendorHabit, index: int, number: int, first: date, last: date, factor: float
@@ -278,13 +342,32 @@ class _Simulation:
     # --- customers ----------------------------------------------------------------------
 
     def add_item(
-        self, item_id: str, kind: str, party: Counterparty, amount: int, issued: date,
-        due: date, reference: str, fate: str,
-    ) -> None:  # fmt: skip
+        self,
+        item_id: str,
+        kind: str,
+        party: Counterparty,
+        amount: int,
+        issued: date,
+        due: date,
+        reference: str,
+        fate: str,
+    ) -> None:
         self.items.append(
-            OpenItem(item_id, kind, party.id, amount, party.currency, issued, due, reference,
-                     party.gl_account, "open", 0, fate)
-        )  # fmt: skip
+            OpenItem(
+                item_id,
+                kind,
+                party.id,
+                amount,
+                party.currency,
+                issued,
+                due,
+                reference,
+                party.gl_account,
+                "open",
+                0,
+                fate,
+            )
+        )
 
     def invoices(self, index: int, first: date, last: date, factor: float) -> None:
         rng = self.rng
@@ -331,10 +414,15 @@ class _Simulation:
         total = sum(amount for _, amount in settles)
         reference = ", ".join(i for i, _ in settles) if rng.random() < 0.75 else None
         line = self.books.add(
-            account, day, total, render(rng.choice(customer.descriptors), rng), "1200",
+            account,
+            day,
+            total,
+            render(rng.choice(customer.descriptors), rng),
+            "1200",
             tuple(Match("invoice", i, a) for i, a in settles),
-            counterparty=short_name(customer.name)[:35], reference=reference,
-        )  # fmt: skip
+            counterparty=short_name(customer.name)[:35],
+            reference=reference,
+        )
         if line is not None:
             for invoice_id, amount in settles:
                 self.paid[invoice_id] = self.paid.get(invoice_id, 0) + amount
@@ -353,8 +441,14 @@ class _Simulation:
             for _ in range(count):
                 price = rng.choice(prices)
                 charge = self.next_id("ch")
-                line = books.add("processor", day, price, f"Charge {charge} order {rng.randrange(10**6)}",
-                                 "4100", (Match("charge", charge, price),))  # fmt: skip
+                line = books.add(
+                    "processor",
+                    day,
+                    price,
+                    f"Charge {charge} order {rng.randrange(10**6)}",
+                    "4100",
+                    (Match("charge", charge, price),),
+                )
                 if line is None:  # charges fall within the month being simulated
                     raise AssertionError(f"charge {charge} outside the period")
                 pending.append((line, day, price))
@@ -362,25 +456,45 @@ class _Simulation:
                 roll = rng.random()
                 if roll < 0.02:
                     later = day + timedelta(days=rng.randint(1, 6))
-                    refund = self.processor_line(later, -price, f"Refund for {charge}", "4500",
-                                                 Match("refund", charge, -price))  # fmt: skip
+                    refund = self.processor_line(
+                        later,
+                        -price,
+                        f"Refund for {charge}",
+                        "4500",
+                        Match("refund", charge, -price),
+                    )
                     if refund:
                         pending.append((refund, later, -price))
                 elif roll < 0.025:
                     later = day + timedelta(days=rng.randint(10, 25))
-                    lost = self.processor_line(later, -price, f"Dispute {charge} chargeback",
-                                               "4500", Match("chargeback", charge, -price))  # fmt: skip
+                    lost = self.processor_line(
+                        later,
+                        -price,
+                        f"Dispute {charge} chargeback",
+                        "4500",
+                        Match("chargeback", charge, -price),
+                    )
                     if lost:
                         pending.append((lost, later, -price))
-                        fee = self.processor_line(later, -1500, f"Dispute fee {charge}", "6810",
-                                                  Match("fee", f"df-{charge}", -1500))  # fmt: skip
+                        fee = self.processor_line(
+                            later,
+                            -1500,
+                            f"Dispute fee {charge}",
+                            "6810",
+                            Match("fee", f"df-{charge}", -1500),
+                        )
                         if fee:
                             pending.append((fee, later, -1500))
             if count:
                 fee_amount = -(gross * 29 // 1000 + 30 * count)
                 fee_id = self.next_id("fee")
-                fee = self.processor_line(day, fee_amount, f"Stripe fees {day.isoformat()}",
-                                          "6810", Match("fee", fee_id, fee_amount))  # fmt: skip
+                fee = self.processor_line(
+                    day,
+                    fee_amount,
+                    f"Stripe fees {day.isoformat()}",
+                    "6810",
+                    Match("fee", fee_id, fee_amount),
+                )
                 if fee:
                     pending.append((fee, day, fee_amount))
             if day.weekday() in (1, 3):
@@ -401,13 +515,27 @@ class _Simulation:
         self.pending_payout[:] = [p for p in self.pending_payout if p[1] >= day]
         payout_id = self.next_id("po")
         arrives = day + timedelta(days=2)
-        self.books.add("processor", day, -amount, f"Payout {payout_id}", "1110",
-                       (Match("payout", payout_id, -amount),))  # fmt: skip
-        self.books.add("operating", arrives, amount, f"STRIPE TRANSFER ST-{payout_id[3:]}",
-                       "1150", (Match("payout", payout_id, amount),),
-                       counterparty="STRIPE", reference=payout_id)  # fmt: skip
-        self.payouts.append(Payout(payout_id, amount, self.currency, day, arrives,
-                                   tuple(p[0] for p in ready)))  # fmt: skip
+        self.books.add(
+            "processor",
+            day,
+            -amount,
+            f"Payout {payout_id}",
+            "1110",
+            (Match("payout", payout_id, -amount),),
+        )
+        self.books.add(
+            "operating",
+            arrives,
+            amount,
+            f"STRIPE TRANSFER ST-{payout_id[3:]}",
+            "1150",
+            (Match("payout", payout_id, amount),),
+            counterparty="STRIPE",
+            reference=payout_id,
+        )
+        self.payouts.append(
+            Payout(payout_id, amount, self.currency, day, arrives, tuple(p[0] for p in ready))
+        )
 
     # --- payroll, taxes, treasury -------------------------------------------------------
 
@@ -418,16 +546,35 @@ class _Simulation:
             run_id = f"PR-{day.isoformat()}"
             net = -_cents(base * rng.uniform(0.97, 1.03))
             tax = -_cents(-net / 100 * 0.31)
-            self.books.add("operating", day, net, render("GUSTO NET PAY #", rng), "6200",
-                           (Match("payroll", run_id, net),), counterparty="GUSTO")  # fmt: skip
-            self.books.add("operating", day, tax, render("GUSTO TAX #", rng), "6210",
-                           (Match("payroll_tax", run_id, tax),), counterparty="GUSTO")  # fmt: skip
+            self.books.add(
+                "operating",
+                day,
+                net,
+                render("GUSTO NET PAY #", rng),
+                "6200",
+                (Match("payroll", run_id, net),),
+                counterparty="GUSTO",
+            )
+            self.books.add(
+                "operating",
+                day,
+                tax,
+                render("GUSTO TAX #", rng),
+                "6210",
+                (Match("payroll_tax", run_id, tax),),
+                counterparty="GUSTO",
+            )
         if first.month in (1, 4, 6, 9):
             amount = -_cents(9_000 * self.scale * rng.uniform(0.9, 1.1))
             payment = f"TAX-{first.year}-{first.month:02d}"
-            self.books.add("operating", self.day_in(first, last, 15), amount,
-                           render(f"{_TAX_AUTHORITY[self.currency]} #", rng), "2500",
-                           (Match("tax_payment", payment, amount),))  # fmt: skip
+            self.books.add(
+                "operating",
+                self.day_in(first, last, 15),
+                amount,
+                render(f"{_TAX_AUTHORITY[self.currency]} #", rng),
+                "2500",
+                (Match("tax_payment", payment, amount),),
+            )
 
     def treasury(self, first: date, last: date) -> None:
         rng, books, scale = self.rng, self.books, self.scale
@@ -448,31 +595,69 @@ class _Simulation:
         if sold > 0:
             conversion = self.next_id("FX")
             bought = round(sold * self.rate)
-            books.add(self.fx_id, day, -sold, f"FX SELL {self.foreign_currency} {conversion}",
-                      "1110", (Match("fx_conversion", conversion, -sold),),
-                      counterparty_iban=own["operating"].iban)  # fmt: skip
-            books.add("operating", day, bought, f"FX BUY {self.currency} {conversion}", "1130",
-                      (Match("fx_conversion", conversion, bought),),
-                      counterparty_iban=own[self.fx_id].iban)  # fmt: skip
+            books.add(
+                self.fx_id,
+                day,
+                -sold,
+                f"FX SELL {self.foreign_currency} {conversion}",
+                "1110",
+                (Match("fx_conversion", conversion, -sold),),
+                counterparty_iban=own["operating"].iban,
+            )
+            books.add(
+                "operating",
+                day,
+                bought,
+                f"FX BUY {self.currency} {conversion}",
+                "1130",
+                (Match("fx_conversion", conversion, bought),),
+                counterparty_iban=own[self.fx_id].iban,
+            )
         # Interest and fees at month end.
         interest = books.balance("savings", last) * 35 // 12_000
         if interest > 0:
-            books.add("savings", last, interest, "INTEREST PAYMENT", "4800",
-                      (Match("interest", f"INT-savings-{last.isoformat()}", interest),))  # fmt: skip
+            books.add(
+                "savings",
+                last,
+                interest,
+                "INTEREST PAYMENT",
+                "4800",
+                (Match("interest", f"INT-savings-{last.isoformat()}", interest),),
+            )
         for account, fee in (("operating", -2500), (self.fx_id, -1200)):
-            books.add(account, last, fee, "MONTHLY SERVICE FEE", "6800",
-                      (Match("bank_fee", f"FEE-{account}-{last.isoformat()}", fee),))  # fmt: skip
+            books.add(
+                account,
+                last,
+                fee,
+                "MONTHLY SERVICE FEE",
+                "6800",
+                (Match("bank_fee", f"FEE-{account}-{last.isoformat()}", fee),),
+            )
 
     def transfer(self, source: str, target: str, day: date, amount: int) -> None:
         own = {a.id: a for a in self.accounts}
         transfer_id = self.next_id("TRF")
         text = f"TRANSFER {own[source].name.upper()} TO {own[target].name.upper()} {transfer_id}"
-        self.books.add(source, day, -amount, text, own[target].gl_account,
-                       (Match("transfer", transfer_id, -amount),), reference=transfer_id,
-                       counterparty_iban=own[target].iban)  # fmt: skip
-        self.books.add(target, day, amount, text, own[source].gl_account,
-                       (Match("transfer", transfer_id, amount),), reference=transfer_id,
-                       counterparty_iban=own[source].iban)  # fmt: skip
+        self.books.add(
+            source,
+            day,
+            -amount,
+            text,
+            own[target].gl_account,
+            (Match("transfer", transfer_id, -amount),),
+            reference=transfer_id,
+            counterparty_iban=own[target].iban,
+        )
+        self.books.add(
+            target,
+            day,
+            amount,
+            text,
+            own[source].gl_account,
+            (Match("transfer", transfer_id, amount),),
+            reference=transfer_id,
+            counterparty_iban=own[source].iban,
+        )
 
     # --- the result ---------------------------------------------------------------------
 
@@ -488,14 +673,24 @@ class _Simulation:
                 month: list[StatementLine] = []
                 while position < len(lines) and lines[position].day <= last:
                     raw = lines[position]
-                    month.append(StatementLine(raw.id, raw.day, raw.value_day, raw.amount,
-                                               raw.description, raw.counterparty, raw.reference,
-                                               raw.counterparty_iban))  # fmt: skip
+                    month.append(
+                        StatementLine(
+                            raw.id,
+                            raw.day,
+                            raw.value_day,
+                            raw.amount,
+                            raw.description,
+                            raw.counterparty,
+                            raw.reference,
+                            raw.counterparty_iban,
+                        )
+                    )
                     truths.append(LineTruth(raw.id, account.id, raw.gl, raw.matches))
                     position += 1
                 closing = balance + sum(line.amount for line in month)
-                statements.append(Statement(account, number, first, last, balance, closing,
-                                            tuple(month)))  # fmt: skip
+                statements.append(
+                    Statement(account, number, first, last, balance, closing, tuple(month))
+                )
                 balance = closing
         items = []
         for item in self.items:
@@ -532,6 +727,17 @@ class _Simulation:
 
 
 def _replace_status(item: OpenItem, status: str, paid: int, fate: str) -> OpenItem:
-    return OpenItem(item.id, item.kind, item.counterparty_id, item.amount, item.currency,
-                    item.issue_date, item.due_date, item.reference, item.gl_account, status,
-                    paid, fate)  # fmt: skip
+    return OpenItem(
+        item.id,
+        item.kind,
+        item.counterparty_id,
+        item.amount,
+        item.currency,
+        item.issue_date,
+        item.due_date,
+        item.reference,
+        item.gl_account,
+        status,
+        paid,
+        fate,
+    )

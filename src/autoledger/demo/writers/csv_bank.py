@@ -35,9 +35,15 @@ DEBIT_CREDIT_HEADER = (
     "Balance",
 )
 EUROPEAN_HEADER = (
-    "Buchungstag", "Valuta", "Auftraggeber/Empfänger", "Verwendungszweck", "Referenz",
-    "Betrag", "Saldo", "Währung",
-)  # fmt: skip
+    "Buchungstag",
+    "Valuta",
+    "Auftraggeber/Empfänger",
+    "Verwendungszweck",
+    "Referenz",
+    "Betrag",
+    "Saldo",
+    "Währung",
+)
 
 
 def decimal_text(minor: int, *, comma: bool = False) -> str:
@@ -71,9 +77,17 @@ def _signed(statement: Statement) -> bytes:
     balance = statement.opening_balance
     for line in statement.lines:
         balance += line.amount
-        rows.writerow((line.booking_date.isoformat(), line.value_date.isoformat(),
-                       line.description, line.counterparty or "", line.reference or "",
-                       decimal_text(line.amount), decimal_text(balance)))  # fmt: skip
+        rows.writerow(
+            (
+                line.booking_date.isoformat(),
+                line.value_date.isoformat(),
+                line.description,
+                line.counterparty or "",
+                line.reference or "",
+                decimal_text(line.amount),
+                decimal_text(balance),
+            )
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -85,9 +99,16 @@ def _debit_credit(statement: Statement) -> bytes:
     for line in statement.lines:
         balance += line.amount
         amount = decimal_text(abs(line.amount))
-        rows.writerow((_us(line.booking_date), _us(line.value_date), line.description,
-                       amount if line.amount < 0 else "", amount if line.amount > 0 else "",
-                       decimal_text(balance)))  # fmt: skip
+        rows.writerow(
+            (
+                _us(line.booking_date),
+                _us(line.value_date),
+                line.description,
+                amount if line.amount < 0 else "",
+                amount if line.amount > 0 else "",
+                decimal_text(balance),
+            )
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -99,10 +120,18 @@ def _european(statement: Statement) -> bytes:
     currency = statement.account.currency
     for line in statement.lines:
         balance += line.amount
-        rows.writerow((_german(line.booking_date), _german(line.value_date),
-                       line.counterparty or "", line.description, line.reference or "",
-                       decimal_text(line.amount, comma=True), decimal_text(balance, comma=True),
-                       currency))  # fmt: skip
+        rows.writerow(
+            (
+                _german(line.booking_date),
+                _german(line.value_date),
+                line.counterparty or "",
+                line.description,
+                line.reference or "",
+                decimal_text(line.amount, comma=True),
+                decimal_text(balance, comma=True),
+                currency,
+            )
+        )
     # Characters cp1252 lacks become "?", as a German bank's export would show them.
     return out.getvalue().encode("cp1252", errors="replace")
 

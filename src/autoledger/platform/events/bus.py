@@ -124,10 +124,6 @@ class KeyedDispatcher:
     def unreserve(self) -> None:
         self._slots.release()
 
-    @property
-    def free(self) -> int:
-        return self.prefetch - self._held
-
     def start(self, delivery: Delivery) -> None:
         """Run ``delivery`` in a reserved slot, after earlier deliveries of its key."""
         self._held += 1

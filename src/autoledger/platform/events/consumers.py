@@ -9,7 +9,6 @@ event is written to the dead-letter store with the error and acknowledged, so a 
 event never blocks the queue. ``replay`` puts a dead letter back on the bus.
 """
 
-import asyncio
 import importlib
 import random
 import traceback
@@ -267,7 +266,3 @@ async def replay(
             now=letter.replayed_at,
         )
     return letter
-
-
-async def stop_all(subscriptions: Sequence[Subscription]) -> None:
-    await asyncio.gather(*(s.stop() for s in subscriptions), return_exceptions=True)
