@@ -478,6 +478,16 @@ async def test_closed_period_refuses_entries_until_reopened(books: Books) -> Non
         headers=books.h(Role.ADMIN),
     )
     _problem(r, 409, "ledger.period_overlap")
+    # a period is addressed under its own ledger only
+    other = await books.client.post(
+        "/v1/ledgers", json={"name": "Other", "base_currency": "USD"}, headers=books.h(Role.ADMIN)
+    )
+    elsewhere = f"/v1/ledgers/{other.json()['id']}/periods/{period['id']}:close"
+    _problem(
+        await books.client.post(elsewhere, headers=books.h(Role.ADMIN)),
+        404,
+        "ledger.period_not_found",
+    )
 
 
 # --- balances and statements ----------------------------------------------------------------

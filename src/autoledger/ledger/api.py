@@ -674,12 +674,19 @@ async def _set_period(
     request: Request,
     principal: Principal,
     session: AsyncSession,
+    ledger_id: uuid.UUID,
     period_id: uuid.UUID,
     closed: bool,
 ) -> Response:
     async def work() -> BaseModel:
+        await service.get_ledger(session, principal.tenant_id, ledger_id)
         period = await service.set_period_status(
-            session, principal.tenant_id, period_id, closed=closed, actor=principal.actor
+            session,
+            principal.tenant_id,
+            period_id,
+            closed=closed,
+            actor=principal.actor,
+            ledger_id=ledger_id,
         )
         return schemas.PeriodOut.model_validate(period)
 
@@ -689,7 +696,7 @@ async def _set_period(
 @router.post(
     "/ledgers/{ledger_id}/periods/{period_id}:close",
     response_model=schemas.PeriodOut,
-    responses=responses(PeriodNotFound),
+    responses=responses(LedgerNotFound, PeriodNotFound),
 )
 async def close_period(
     ledger_id: uuid.UUID,
@@ -699,14 +706,13 @@ async def close_period(
     request: Request,
 ) -> Response:
     """Close a period: entries dated inside it are refused with ``ledger.period_closed``."""
-    await service.get_ledger(session, principal.tenant_id, ledger_id)
-    return await _set_period(request, principal, session, period_id, True)
+    return await _set_period(request, principal, session, ledger_id, period_id, True)
 
 
 @router.post(
     "/ledgers/{ledger_id}/periods/{period_id}:reopen",
     response_model=schemas.PeriodOut,
-    responses=responses(PeriodNotFound),
+    responses=responses(LedgerNotFound, PeriodNotFound),
 )
 async def reopen_period(
     ledger_id: uuid.UUID,
@@ -715,5 +721,4 @@ async def reopen_period(
     session: Session,
     request: Request,
 ) -> Response:
-    await service.get_ledger(session, principal.tenant_id, ledger_id)
-    return await _set_period(request, principal, session, period_id, False)
+    return await _set_period(request, principal, session, ledger_id, period_id, False)

@@ -494,12 +494,21 @@ async def list_periods(
 
 
 async def set_period_status(
-    session: AsyncSession, tenant_id: uuid.UUID, period_id: uuid.UUID, *, closed: bool, actor: str
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    period_id: uuid.UUID,
+    *,
+    closed: bool,
+    actor: str,
+    ledger_id: uuid.UUID | None = None,
 ) -> Period:
+    """Close or reopen; ``ledger_id``, when given, must be the period's ledger."""
     repo = LedgerRepository(session)
     period = await repo.period(tenant_id, period_id)
-    if period is None:
-        raise PeriodNotFound(f"no period {period_id}")
+    if period is None or (ledger_id is not None and period.ledger_id != ledger_id):
+        raise PeriodNotFound(
+            f"no period {period_id}" + (f" in ledger {ledger_id}" if ledger_id else "")
+        )
     # Closing takes the ledger lock, so no group commit can slip an entry into the period
     # between the check in the journal and the close.
     await repo.lock_ledgers([(tenant_id, period.ledger_id)])
