@@ -30,7 +30,7 @@ async def _stored(maker: Maker, endpoint_id: object) -> tuple[str, str | None]:
 async def _signing(maker: Maker, tenant: TenantKeys, endpoint_id: object) -> list[str]:
     async with maker() as session:
         endpoint = await service.get_endpoint(session, tenant.id, endpoint_id)  # type: ignore[arg-type]
-    return service.signing_secrets(endpoint, utcnow())  # the session is closed, as in dispatch
+        return await service.signing_secrets(session, endpoint, utcnow())
 
 
 async def test_secrets_are_stored_encrypted_and_sign_after_loading(
@@ -68,7 +68,8 @@ async def test_secrets_are_stored_encrypted_and_sign_after_loading(
     assert await _signing(sessionmaker, tenant, endpoint.id) == [second, first]
     async with sessionmaker() as session:
         loaded = await service.get_endpoint(session, tenant.id, endpoint.id)
-    assert service.signing_secrets(loaded, utcnow() + timedelta(days=2)) == [second]
+        later = await service.signing_secrets(session, loaded, utcnow() + timedelta(days=2))
+    assert later == [second]
 
 
 async def test_after_shredding_endpoints_load_but_cannot_sign(
@@ -88,5 +89,5 @@ async def test_after_shredding_endpoints_load_but_cannot_sign(
         await session.commit()
     async with sessionmaker() as session:
         [listed] = await service.list_endpoints(session, tenant.id)
-    with pytest.raises(KeyDestroyed):
-        service.signing_secrets(listed, utcnow())
+        with pytest.raises(KeyDestroyed):
+            await service.signing_secrets(session, listed, utcnow())

@@ -1,7 +1,6 @@
 """Envelope encryption: per-tenant data keys wrapped by a key-encryption key (KMS)."""
 
 from autoledger.kit.sensitive import mask
-from autoledger.platform.crypto.columns import EncryptedColumns
 from autoledger.platform.crypto.envelope import normalize
 from autoledger.platform.crypto.errors import (
     CryptoError,
@@ -29,7 +28,6 @@ from autoledger.platform.crypto.service import (
 __all__ = [
     "CryptoError",
     "DecryptionFailed",
-    "EncryptedColumns",
     "GcpKmsKek",
     "KekUnavailable",
     "KeyDestroyed",

@@ -187,13 +187,13 @@ class WebhookDispatcher:
             return done(None, f"refused: {exc}")
         timestamp = int(attempted_at.timestamp())
         msg_id = str(claimed.event_id)
+        async with self.sessionmaker() as session:
+            secrets = await service.signing_secrets(session, endpoint, attempted_at)
         headers = {
             "content-type": "application/json",
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": signing.signature_header(
-                service.signing_secrets(endpoint, attempted_at), msg_id, timestamp, claimed.body
-            ),
+            "webhook-signature": signing.signature_header(secrets, msg_id, timestamp, claimed.body),
             "host": target.url.netloc.decode("ascii"),
         }
         # Connect to an address just checked; Host and SNI carry the name. A refused

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import FieldError
 from autoledger.kit.ids import new_id
-from autoledger.platform.crypto import EncryptedColumns
+from autoledger.platform.crypto import decrypt_field, encrypt_field
 from autoledger.platform.events.catalog import catalog
 from autoledger.platform.events.envelope import Event
 from autoledger.platform.webhooks import signing, targets
@@ -101,29 +101,41 @@ async def check_url(url: str, *, allow_private: bool, field: str = "body.url") -
     return str(target.url)
 
 
-# secrets: the only two functions that touch the secret columns, which hold ciphertext
-# (envelope encryption, ADR 0006); endpoints arrive from the database with them decrypted.
-_SECRETS = EncryptedColumns(WebhookEndpoint, "secret", "previous_secret")
+# secrets: the only functions that touch the secret columns, which hold ciphertext
+# (envelope encryption, ADR 0006). Decrypted only where a secret is needed: signing, rotation.
+_TABLE = WebhookEndpoint.__tablename__
+
+
+async def _secret(session: AsyncSession, endpoint: WebhookEndpoint, column: str) -> str:
+    ciphertext: str = getattr(endpoint, column)
+    return await decrypt_field(session, endpoint.tenant_id, _TABLE, column, ciphertext)
 
 
 async def set_secret(
     session: AsyncSession, endpoint: WebhookEndpoint, secret: str, now: datetime
 ) -> None:
     """Make ``secret`` the signing secret; the one it replaces signs too for the overlap."""
-    current = _SECRETS.read(endpoint, "secret") if endpoint.secret else None
-    if current:
-        await _SECRETS.write(session, endpoint, "previous_secret", current)
+    if endpoint.secret:
+        endpoint.previous_secret = await encrypt_field(
+            session,
+            endpoint.tenant_id,
+            _TABLE,
+            "previous_secret",
+            await _secret(session, endpoint, "secret"),
+        )
         endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
-    await _SECRETS.write(session, endpoint, "secret", secret)
+    endpoint.secret = await encrypt_field(session, endpoint.tenant_id, _TABLE, "secret", secret)
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+async def signing_secrets(
+    session: AsyncSession, endpoint: WebhookEndpoint, now: datetime
+) -> list[str]:
     """The secrets a message is signed with now: the current one, and the previous one while
     its overlap lasts."""
-    found = [_SECRETS.read(endpoint, "secret") or ""]
+    found = [await _secret(session, endpoint, "secret")]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret and expires is not None and now < expires:
-        found.append(_SECRETS.read(endpoint, "previous_secret") or "")
+        found.append(await _secret(session, endpoint, "previous_secret"))
     return found
 
 
