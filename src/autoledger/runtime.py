@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.tenancy import system_settings, tenant_sessionmaker
-from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import describe
 from autoledger.kit.settings import Settings
 from autoledger.ledger.expiry import expire_pending
@@ -27,9 +25,8 @@ from autoledger.platform.events import outbox
 from autoledger.platform.events.backpressure import LoadShedder
 from autoledger.platform.events.bus import Bus
 from autoledger.platform.events.buses import create_bus
-from autoledger.platform.events.consumers import Consumer, registered_consumers
+from autoledger.platform.events.consumers import Consumer, purge_inbox, registered_consumers
 from autoledger.platform.events.metrics import EventMetrics
-from autoledger.platform.events.tables import InboxRecord
 from autoledger.platform.events.worker import EventWorker, Service
 from autoledger.platform.idempotency.service import purge_expired
 from autoledger.platform.observability.metrics import HttpMetrics
@@ -135,12 +132,7 @@ class Runtime:
                 async with self.system_sessionmaker() as session, session.begin():
                     await purge_expired(session)
                     await outbox.purge_published(session, timedelta(hours=s.outbox_retention_hours))
-                    await session.execute(
-                        delete(InboxRecord).where(
-                            InboxRecord.processed_at
-                            < utcnow() - timedelta(hours=s.inbox_retention_hours)
-                        )
-                    )
+                    await purge_inbox(session, timedelta(hours=s.inbox_retention_hours))
             except Exception as exc:  # keep the loop alive; the next round retries
                 log.error("housekeeping.failed", error=describe(exc))
             await asyncio.sleep(s.pending_expiry_interval_seconds)

@@ -15,10 +15,11 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -183,6 +184,14 @@ async def _claim_inbox(session: AsyncSession, consumer: str, event_id: uuid.UUID
     )
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purge_inbox(session: AsyncSession, older_than: timedelta) -> int:
+    """Forget inbox rows older than the longest a broker could still redeliver."""
+    result = await session.execute(
+        delete(InboxRecord).where(InboxRecord.processed_at < utcnow() - older_than)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # dead letters: the store behind GET /v1/dead-letters and the CLI
