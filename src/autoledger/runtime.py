@@ -14,6 +14,8 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from autoledger.banking.pipeline import Importer
+from autoledger.banking.worker import ImportWorker
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.tenancy import system_settings, tenant_sessionmaker
 from autoledger.kit.errors import describe
@@ -30,6 +32,7 @@ from autoledger.platform.events.metrics import EventMetrics
 from autoledger.platform.events.worker import EventWorker, Service
 from autoledger.platform.idempotency.service import purge_expired
 from autoledger.platform.observability.metrics import HttpMetrics
+from autoledger.platform.storage import LocalObjectStore
 from autoledger.platform.webhooks.dispatcher import WebhookDispatcher
 
 log = structlog.get_logger("autoledger.runtime")
@@ -47,6 +50,8 @@ class Runtime:
     event_metrics: EventMetrics
     shedder: LoadShedder
     worker: EventWorker | None
+    importer: Importer
+    imports: ImportWorker
     _housekeeping: "asyncio.Task[None] | None" = field(default=None)
 
     @classmethod
@@ -90,6 +95,13 @@ class Runtime:
                 services=default_services(settings, system) if services is None else services,
             )
         shedder = LoadShedder(system, settings.outbox_max_lag, event_metrics)
+        importer = Importer(
+            sessionmaker,
+            system,
+            LocalObjectStore(settings.object_store_dir or settings.data_dir / "objects"),
+            settings.data_dir / "tmp",
+            settings.import_max_bytes,
+        )
         return cls(
             settings,
             engine,
@@ -101,6 +113,8 @@ class Runtime:
             event_metrics,
             shedder,
             worker,
+            importer,
+            ImportWorker(importer, system),
         )
 
     async def start(self) -> None:
@@ -108,6 +122,7 @@ class Runtime:
         await self.shedder.start()
         if self.worker is not None:
             await self.worker.start()
+        await self.imports.start()
         self._housekeeping = asyncio.create_task(self._chores(), name="housekeeping")
 
     async def stop(self) -> None:
@@ -115,6 +130,7 @@ class Runtime:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeping
+        await self.imports.stop()  # an import cut short rolls back; its lease lets another retry
         await self.writer.stop()  # commit what is queued, so its events reach the outbox
         if self.worker is not None:
             await self.worker.stop()

@@ -15,6 +15,7 @@ from autoledger.api import health
 from autoledger.api.deps import PrincipalCache
 from autoledger.api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from autoledger.api.problems import PROBLEM_MEDIA_TYPE, Problem, from_error, problem
+from autoledger.banking import api as banking_api
 from autoledger.db.migrate import head_revision
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
@@ -135,6 +136,7 @@ def create_app(
     app.state.journal_writer = runtime.writer
     app.state.metrics = runtime.metrics
     app.state.shedder = runtime.shedder
+    app.state.importer = runtime.importer
     app.state.principal_cache = PrincipalCache(settings.api_key_cache_seconds)
     app.state.migration_head = head_revision()
 
@@ -145,6 +147,7 @@ def create_app(
     app.include_router(events_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(audit_api.router)
+    app.include_router(banking_api.router)
     instrument(app, provider)
     # Abuse limits and browser hygiene (ADR 0007). The last added runs first: CORS, then the
     # security headers, then the request context (ids, size/nesting/encoding caps, deadline),
@@ -156,6 +159,8 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         json_max_depth=settings.json_max_depth,
         timeout_seconds=settings.request_timeout_seconds,
+        # the multipart envelope around the largest statement file
+        max_upload_bytes=settings.import_max_bytes + 64 * 1024,
     )
     app.add_middleware(
         SecurityHeadersMiddleware,

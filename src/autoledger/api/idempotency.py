@@ -40,9 +40,16 @@ def json_response(status: int, body: bytes, *, replayed: bool = False) -> Respon
 
 
 async def idempotent(
-    request: Request, principal: Principal, run: Callable[[Slot | None], Awaitable[Response]]
+    request: Request,
+    principal: Principal,
+    run: Callable[[Slot | None], Awaitable[Response]],
+    *,
+    content: bytes | None = None,
 ) -> Response:
-    """Run a write at most once per key. ``run`` must call ``slot.store`` before it commits."""
+    """Run a write at most once per key. ``run`` must call ``slot.store`` before it commits.
+
+    The request is recognized by method, path and body; a route whose body was streamed
+    away (a file upload) passes ``content``, what identifies its request instead."""
     key = request.headers.get(HEADER)
     if key is None:
         return await run(None)
@@ -50,7 +57,8 @@ async def idempotent(
         raise InvalidKey("Idempotency-Key must be 1-255 visible ASCII characters")
     settings: Settings = request.app.state.settings
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    fingerprint = service.request_hash(request.method, request.url.path, await request.body())
+    body = content if content is not None else await request.body()
+    fingerprint = service.request_hash(request.method, request.url.path, body)
     stored = await service.claim(
         sessionmaker,
         principal.tenant_id,

@@ -134,14 +134,17 @@ class RequestContextMiddleware:
         *,
         json_max_depth: int = 32,
         timeout_seconds: float | None = None,
+        max_upload_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # A file upload (multipart) may be larger than any JSON body: its own cap.
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
         self.json_max_depth = json_max_depth
         self.timeout_seconds = timeout_seconds
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, cap: int) -> Receive:
         """Refuse a body larger than the cap while it streams in (chunked uploads too)."""
         received = 0
 
@@ -150,8 +153,8 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise PayloadTooLarge(f"the request body exceeds {self.max_body_bytes} bytes")
+                if received > cap:
+                    raise PayloadTooLarge(f"the request body exceeds {cap} bytes")
             return message
 
         return receive_limited
@@ -225,13 +228,19 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        content_type = (_header(scope, b"content-type") or "").lower()
+        cap = (
+            self.max_upload_bytes
+            if content_type.startswith("multipart/form-data")
+            else self.max_body_bytes
+        )
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > cap:
             too_large = problem(
                 status=413,
                 code=PayloadTooLarge.code,
                 title=PayloadTooLarge.title,
-                detail=f"the request body exceeds {self.max_body_bytes} bytes",
+                detail=f"the request body exceeds {cap} bytes",
                 request_id=request_id,
             )
             await too_large(scope, receive, send_with_ids)
@@ -244,7 +253,7 @@ class RequestContextMiddleware:
             )
             await from_error(nul, request_id)(scope, receive, send_with_ids)
             return
-        receive = self._limited(receive)
+        receive = self._limited(receive, cap)
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
         self.metrics.in_flight.inc()
         begin = time.perf_counter()

@@ -10,6 +10,7 @@ TABLE_MODULES = (
     "autoledger.platform.webhooks.tables",
     "autoledger.platform.audit.tables",
     "autoledger.platform.crypto.tables",
+    "autoledger.banking.tables",
 )
 
 

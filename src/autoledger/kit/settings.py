@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Statement imports (ADR 0010): the largest file (also once decompressed), the size up
+    # to which the request itself imports it (larger ones go to a worker: 202), and where
+    # original files are kept (default <data_dir>/objects).
+    import_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    import_inline_max_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
+    object_store_dir: Path | None = None
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
 

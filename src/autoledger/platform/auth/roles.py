@@ -22,6 +22,8 @@ class Scope(StrEnum):
     EVENTS_REPLAY = "events:replay"
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    BANKING_READ = "banking:read"
+    BANKING_WRITE = "banking:write"
     PII_REVEAL = "pii:reveal"
 
 
@@ -36,7 +38,7 @@ class Role(StrEnum):
     AGENT = "agent"
 
 
-_READ = {Scope.PROFILE_READ, Scope.LEDGER_READ}
+_READ = {Scope.PROFILE_READ, Scope.LEDGER_READ, Scope.BANKING_READ}
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     # books entries and keeps the books; approves holds; no keys, no audit, no period close
@@ -44,6 +46,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         _READ
         | {
             Scope.LEDGER_WRITE,
+            Scope.BANKING_WRITE,
             Scope.ENTRIES_APPROVE,
             Scope.EVENTS_READ,
             Scope.WEBHOOKS_READ,
@@ -57,7 +60,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         _READ | {Scope.AUDIT_READ, Scope.EVENTS_READ, Scope.WEBHOOKS_READ, Scope.PII_REVEAL}
     ),
     # an automation: books entries (as proposals later), nothing administrative
-    Role.AGENT: frozenset(_READ | {Scope.LEDGER_WRITE}),
+    Role.AGENT: frozenset(_READ | {Scope.LEDGER_WRITE, Scope.BANKING_WRITE}),
 }
 
 

@@ -7,6 +7,7 @@ per purpose and version); data keys encrypt fields (AES-256-GCM) and key blind i
 
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,20 @@ async def encrypt_field(
     return envelope.seal(key, row.version, plaintext.encode(), aad)
 
 
+async def field_sealer(
+    session: AsyncSession, tenant_id: uuid.UUID, table: str, column: str
+) -> Callable[[str], str]:
+    """What :func:`encrypt_field` does, for many values of one column: the key is looked up
+    once (a bulk import encrypts thousands of values per transaction)."""
+    row, key = await _active_key(session, tenant_id, ENCRYPTION)
+    version, aad = row.version, envelope.field_aad(tenant_id, table, column, row.version)
+
+    def seal(plaintext: str) -> str:
+        return envelope.seal(key, version, plaintext.encode(), aad)
+
+    return seal
+
+
 async def decrypt_field(
     session: AsyncSession, tenant_id: uuid.UUID, table: str, column: str, ciphertext: str
 ) -> str:
@@ -54,6 +69,27 @@ async def decrypt_field(
     key = await _unwrap(row)
     aad = envelope.field_aad(tenant_id, table, column, version)
     return envelope.open_sealed(key, ciphertext, aad).decode()
+
+
+async def field_opener(
+    session: AsyncSession, tenant_id: uuid.UUID, table: str, column: str
+) -> Callable[[str], Awaitable[str]]:
+    """What :func:`decrypt_field` does, for many values of one column: each key version is
+    looked up once (a page of bank lines decrypts hundreds of values)."""
+    keys: dict[int, bytes] = {}
+
+    async def open_(ciphertext: str) -> str:
+        version = envelope.key_version(ciphertext)
+        key = keys.get(version)
+        if key is None:
+            row = await DataKeyRepository(session).version(tenant_id, ENCRYPTION, version)
+            if row is None:
+                raise DecryptionFailed(f"the tenant has no encryption key version {version}")
+            key = keys[version] = await _unwrap(row)
+        aad = envelope.field_aad(tenant_id, table, column, version)
+        return envelope.open_sealed(key, ciphertext, aad).decode()
+
+    return open_
 
 
 async def blind_index(

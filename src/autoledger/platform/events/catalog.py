@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from autoledger.platform.events.envelope import Event
 
 # Modules that declare event types; importing them fills the catalog.
-EVENT_MODULES = ("autoledger.ledger.events",)
+EVENT_MODULES = ("autoledger.ledger.events", "autoledger.banking.events")
 
 
 @dataclass(frozen=True, slots=True)

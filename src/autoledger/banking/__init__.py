@@ -1,0 +1,1 @@
+"""Bank statement ingestion: bank accounts, statement parsers, imports and bank transactions."""

@@ -1,0 +1,521 @@
+"""Running an import: a stored file in, bank lines out, all or nothing.
+
+The file is parsed as a stream (the parser runs in a thread, a chunk at a time, so the
+event loop stays free) and written in chunks inside **one** transaction: the import's lines,
+their ``banking.transaction.imported.v1`` events and the completed import commit together,
+or nothing does. A failed import is then recorded in a transaction of its own, with the
+report that says why. While it runs, the worker renews its lease and publishes progress in
+short separate transactions; a worker that loses its lease rolls back.
+
+Decisions (ADR 0010):
+- a rejected line fails the import unless ``skip_invalid``; the report lists every rejected
+  line (the first :data:`MAX_REPORTED` of them in full, and the count);
+- a statement whose opening balance plus its lines is not its closing balance fails the
+  import unless ``accept_unbalanced`` (or ``skip_invalid`` with lines rejected, since a
+  rejected line is bound to unbalance it), and is reported either way;
+- a statement for another account or currency than the bank account's fails the import;
+- NUL characters, which PostgreSQL text cannot hold, become U+FFFD in stored text.
+"""
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoledger.banking import events, schemas, service
+from autoledger.banking.dedup import DedupKeys
+from autoledger.banking.errors import WrongAccount
+from autoledger.banking.intake import take_in
+from autoledger.banking.parsers.camt import parse_camt
+from autoledger.banking.parsers.delimited import CsvProfile, parse_csv, sniff
+from autoledger.banking.parsers.mt940 import parse_mt940
+from autoledger.banking.parsers.ofx import parse_ofx
+from autoledger.banking.repository import BankingRepository
+from autoledger.banking.statement import (
+    BankTransaction,
+    Format,
+    Item,
+    Rejected,
+    StatementEnd,
+    StatementError,
+    StatementStart,
+    currency_scale,
+)
+from autoledger.banking.tables import BankAccount, StatementImport
+from autoledger.db.tenancy import acting_for
+from autoledger.kit.clock import utcnow
+from autoledger.kit.errors import AutoledgerError
+from autoledger.kit.ids import new_id
+from autoledger.kit.money import format_amount
+from autoledger.kit.sensitive import mask
+from autoledger.platform.crypto.service import field_sealer
+from autoledger.platform.events import outbox
+from autoledger.platform.storage import ObjectStore
+
+log = structlog.get_logger("autoledger.banking")
+
+CHUNK = 2_000  # lines per insert statement and per hop to the parser thread
+MAX_REPORTED = 1_000  # rejected lines listed in full in a report
+LEASE = timedelta(seconds=60)
+SQLITE_LEASE = timedelta(minutes=30)
+
+
+class ImportFailed(AutoledgerError):
+    """Raised inside the import's transaction to roll it back; carries the report."""
+
+    code = "banking.import_failed"
+    status = 422
+    title = "Import failed"
+
+
+class ImportRefused(ImportFailed):
+    """How the API answers an import that failed: 422, with the import and its report."""
+
+
+class LinesRejected(ImportFailed):
+    code = "banking.lines_rejected"
+
+
+class StatementUnbalanced(ImportFailed):
+    code = "banking.statement_unbalanced"
+
+
+class LeaseLost(Exception):
+    """Another worker took the import over (this one was presumed dead): roll back."""
+
+
+@dataclass
+class Check:
+    index: int
+    statement_id: str | None = None
+    opening: int | None = None
+    closing: int | None = None
+    total: int = 0
+    lines: int = 0
+
+    def balanced(self) -> bool | None:
+        if self.opening is None or self.closing is None:
+            return None
+        return self.opening + self.total == self.closing
+
+    def as_report(self, scale: int) -> dict[str, Any]:
+        def amount(value: int | None) -> str | None:
+            return None if value is None else format_amount(value, scale)
+
+        return {
+            "index": self.index,
+            "statement_id": self.statement_id,
+            "opening_balance": amount(self.opening),
+            "closing_balance": amount(self.closing),
+            "lines_sum": format_amount(self.total, scale),
+            "lines": self.lines,
+            "balanced": self.balanced(),
+        }
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    new: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    rejected_lines: list[dict[str, Any]] = field(default_factory=list)
+    checks: dict[int, Check] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def reject(self, line: int, field_: str, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejected_lines) < MAX_REPORTED:
+            self.rejected_lines.append({"line": line, "field": field_, "reason": reason})
+
+    def report(self, scale: int) -> dict[str, Any]:
+        return {
+            "statements": [c.as_report(scale) for c in self.checks.values()],
+            "rejected": self.rejected_lines,
+            "rejected_truncated": self.rejected > len(self.rejected_lines),
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class Importer:
+    """What running an import needs; one per process (the API and workers share it)."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]  # tenant sessions (row-level security)
+    system_sessionmaker: async_sessionmaker[AsyncSession]
+    store: ObjectStore
+    workdir: Path
+    max_bytes: int
+
+    @property
+    def heartbeats(self) -> bool:
+        """Whether progress and lease renewals can commit beside the import's transaction:
+        not on SQLite, whose one writer is the import itself. There the lease is long
+        instead, and progress shows when the import ends."""
+        bind = self.system_sessionmaker.kw.get("bind")
+        return bind is None or bind.dialect.name != "sqlite"
+
+    @property
+    def lease(self) -> timedelta:
+        return LEASE if self.heartbeats else SQLITE_LEASE
+
+    async def run(self, tenant_id: uuid.UUID, import_id: uuid.UUID, owner: str) -> None:
+        """Process the import leased to ``owner``: complete it, or record why it failed.
+        A lost lease or an infrastructure fault leaves it for a retry."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with acting_for(tenant_id), tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await _Run(self, session, tenant_id, import_id, owner, Path(tmp)).execute()
+                return
+            except ImportFailed as failure:
+                code, detail, report = failure.code, failure.detail, failure.extra
+            except AutoledgerError as exc:
+                if exc.status >= 500:
+                    raise
+                # The file (or the request) can never import as it is: say why, for good.
+                code, detail, report = exc.code, exc.detail, {}
+            except LeaseLost:
+                log.warning("banking.import.lease_lost", import_id=str(import_id))
+                return
+            async with self.sessionmaker() as session, session.begin():
+                record = await service.get_import(session, tenant_id, import_id)
+                if record.lease_owner != owner:
+                    return
+                _finish(record, "failed", report)
+                record.error_code, record.error_detail = code, detail
+            log.info("banking.import.failed", import_id=str(import_id), code=code, detail=detail)
+
+
+def _finish(record: StatementImport, status: str, report: dict[str, Any]) -> None:
+    record.status = status
+    record.report = report.get("report", record.report or {})
+    counts = report.get("counts")
+    if counts is not None:
+        (
+            record.lines_total,
+            record.lines_new,
+            record.lines_duplicate,
+            record.lines_rejected,
+        ) = counts
+        record.progress_lines = counts[0] + counts[3]
+    record.finished_at = utcnow()
+    record.lease_owner, record.lease_until = None, None
+
+
+class _Run:
+    def __init__(
+        self,
+        importer: Importer,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        import_id: uuid.UUID,
+        owner: str,
+        tmp: Path,
+    ) -> None:
+        self.importer = importer
+        self.session = session
+        self.tenant_id = tenant_id
+        self.import_id = import_id
+        self.owner = owner
+        self.tmp = tmp
+        self.repository = BankingRepository(session)
+        self.progress = Progress()
+
+    async def execute(self) -> None:
+        record = await service.get_import(self.session, self.tenant_id, self.import_id)
+        if record.status != "processing" or record.lease_owner != self.owner:
+            raise LeaseLost
+        account = await service.get_bank_account(
+            self.session, self.tenant_id, record.bank_account_id
+        )
+        scale = currency_scale(account.currency)
+        path = await asyncio.to_thread(self._fetch, record.storage_key)
+        intake = await asyncio.to_thread(
+            take_in, path, workdir=self.tmp, max_bytes=self.importer.max_bytes
+        )
+        items, profile = await asyncio.to_thread(
+            self._open, intake.path, intake.format, record, account
+        )
+        number = await service.account_number(self.session, account)
+        seal = await field_sealer(
+            self.session, self.tenant_id, service.LINES, "counterparty_account"
+        )
+        try:
+            await self._load(record, account, items, number, seal, scale)
+        finally:
+            items.close()
+        p = self.progress
+        unbalanced = [c for c in p.checks.values() if c.balanced() is False]
+        report = {"report": p.report(scale), "counts": (p.total, p.new, p.duplicate, p.rejected)}
+        if p.rejected and not record.skip_invalid:
+            raise LinesRejected(
+                f"{p.rejected} line(s) could not be read; nothing was imported (see the report,"
+                " or import again with skip_invalid=true to take the valid lines)",
+                extra=report,
+            )
+        if unbalanced and not record.accept_unbalanced and not (record.skip_invalid and p.rejected):
+            first = unbalanced[0]
+            raise StatementUnbalanced(
+                f"statement {first.index} does not balance: opening"
+                f" {format_amount(first.opening or 0, scale)} + lines"
+                f" {format_amount(first.total, scale)} != closing"
+                f" {format_amount(first.closing or 0, scale)}; nothing was imported"
+                " (accept_unbalanced=true imports it anyway)",
+                extra=report,
+            )
+        for check in unbalanced:
+            p.warnings.append(f"statement {check.index} does not balance (accepted)")
+        if p.total == 0:
+            p.warnings.append("the file holds no booked lines")
+        report["report"] = p.report(scale)
+        if profile is not None and record.profile is None:
+            record.profile = profile.to_dict()
+            account.csv_profile = record.profile  # the next file of this bank is read alike
+            account.updated_at = utcnow()
+        _finish(record, "completed", report)
+        out = service.import_out(record)
+        await outbox.append(
+            self.session,
+            [
+                events.import_completed(
+                    self.tenant_id,
+                    events.ImportCompleted(
+                        id=record.id,
+                        bank_account_id=record.bank_account_id,
+                        format=record.format,
+                        filename=record.filename,
+                        counts=out.counts,
+                        statements=out.statements,
+                        warnings=out.warnings,
+                        finished_at=record.finished_at or utcnow(),
+                    ),
+                )
+            ],
+        )
+
+    def _fetch(self, key: str) -> Path:
+        target = self.tmp / "upload"
+        with self.importer.store.open(key) as source, target.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                out.write(chunk)
+        return target
+
+    def _open(
+        self, path: Path, format_: Format, record: StatementImport, account: BankAccount
+    ) -> tuple[Generator[Item, None, None], CsvProfile | None]:
+        stream: BinaryIO = path.open("rb")
+        profile: CsvProfile | None = None
+        try:
+            if format_ is Format.CSV:
+                profile = self._csv_profile(stream, record, account)
+                items = parse_csv(stream, currency=account.currency, profile=profile)
+            else:
+                items = parser_for(format_)(stream, currency=account.currency)
+        except BaseException:
+            stream.close()
+            raise
+        return _closing(items, stream), profile
+
+    def _csv_profile(
+        self, stream: BinaryIO, record: StatementImport, account: BankAccount
+    ) -> CsvProfile:
+        if record.profile is not None:
+            return CsvProfile.from_dict(record.profile)
+        if account.csv_profile is not None:
+            saved = CsvProfile.from_dict(account.csv_profile)
+            if _fits(saved, stream, account.currency):
+                return saved
+            self.progress.warnings.append(
+                "the bank account's saved CSV profile does not fit this file; read it afresh"
+            )
+        stream.seek(0)
+        detected = sniff(stream)
+        stream.seek(0)
+        return detected
+
+    async def _load(
+        self,
+        record: StatementImport,
+        account: BankAccount,
+        items: Iterator[Item],
+        number: str | None,
+        seal: Callable[[str], str],
+        scale: int,
+    ) -> None:
+        keys = DedupKeys()
+        p = self.progress
+        while chunk := await asyncio.to_thread(_take, items, CHUNK):
+            rows: list[dict[str, Any]] = []
+            for item in chunk:
+                if isinstance(item, BankTransaction):
+                    if item.currency != account.currency:
+                        p.reject(
+                            item.line_no,
+                            "currency",
+                            f"the line is in {item.currency}; the account is in {account.currency}",
+                        )
+                        continue
+                    p.total += 1
+                    check = p.checks.setdefault(item.statement_index, Check(item.statement_index))
+                    check.total += item.amount
+                    check.lines += 1
+                    rows.append(self._row(record, account, item, keys.key(item), seal))
+                elif isinstance(item, Rejected):
+                    p.reject(item.line_no, item.field, item.reason)
+                elif isinstance(item, StatementStart):
+                    self._start(item, account, number)
+                elif isinstance(item, StatementEnd):
+                    check = p.checks.setdefault(item.index, Check(item.index))
+                    check.closing = item.closing_balance
+            await self._insert(rows, scale)
+            await self._heartbeat(p.total + p.rejected)
+
+    def _start(self, item: StatementStart, account: BankAccount, number: str | None) -> None:
+        if item.account and number and not service.same_account(item.account, number):
+            raise WrongAccount(
+                f"the statement is for account {mask(service.normalize_account_number(item.account))},"
+                f" not this bank account ({mask(number)})"
+            )
+        if item.currency and item.currency.upper() != account.currency:
+            raise WrongAccount(
+                f"the statement is in {item.currency.upper()}; the bank account is in"
+                f" {account.currency}"
+            )
+        check = self.progress.checks.setdefault(item.index, Check(item.index))
+        check.statement_id, check.opening = item.statement_id, item.opening_balance
+
+    def _row(
+        self,
+        record: StatementImport,
+        account: BankAccount,
+        item: BankTransaction,
+        dedup_key: str,
+        seal: Callable[[str], str],
+    ) -> dict[str, Any]:
+        counterparty = _text(item.counterparty_account)
+        return {
+            "id": new_id(),
+            "tenant_id": self.tenant_id,
+            "bank_account_id": account.id,
+            "import_id": record.id,
+            "line_no": item.line_no,
+            "statement_index": item.statement_index,
+            "booking_date": item.booking_date,
+            "value_date": item.value_date,
+            "amount": item.amount,
+            "currency": item.currency,
+            "description": _text(item.description) or "",
+            "counterparty_name": _text(item.counterparty_name),
+            "counterparty_account_enc": seal(counterparty) if counterparty else None,
+            "bank_reference": _text(item.bank_reference),
+            "end_to_end_id": _text(item.end_to_end_id),
+            "transaction_code": _text(item.transaction_code),
+            "running_balance": item.running_balance,
+            "extra": {_text(k) or "": _text(v) or "" for k, v in item.extra.items()},
+            "raw": _text(item.raw) or "",
+            "dedup_key": dedup_key,
+            "_counterparty": counterparty,
+        }
+
+    async def _insert(self, rows: list[dict[str, Any]], scale: int) -> None:
+        if not rows:
+            return
+        plain = [{k: v for k, v in r.items() if k != "_counterparty"} for r in rows]
+        new_ids = set(await self.repository.insert_lines(plain, utcnow()))
+        self.progress.new += len(new_ids)
+        self.progress.duplicate += len(rows) - len(new_ids)
+        await outbox.append(
+            self.session,
+            [
+                events.transaction_imported(self.tenant_id, _line_payload(r, scale))
+                for r in rows
+                if r["id"] in new_ids
+            ],
+        )
+
+    async def _heartbeat(self, processed: int) -> None:
+        if not self.importer.heartbeats:
+            return
+        async with self.importer.system_sessionmaker() as session, session.begin():
+            renewed = await BankingRepository(session).renew_lease(
+                self.import_id, self.owner, utcnow() + self.importer.lease, processed
+            )
+        if not renewed:
+            raise LeaseLost
+
+
+def parser_for(format_: Format) -> Callable[..., Iterator[Item]]:
+    """The parser of a format (CSV takes a profile too: see ``parse_csv``)."""
+    parsers: dict[Format, Callable[..., Iterator[Item]]] = {
+        Format.CSV: parse_csv,
+        Format.OFX: parse_ofx,
+        Format.CAMT053: parse_camt,
+        Format.MT940: parse_mt940,
+    }
+    return parsers[format_]
+
+
+def _line_payload(row: dict[str, Any], scale: int) -> schemas.BankTransactionOut:
+    counterparty = row["_counterparty"]
+    return schemas.BankTransactionOut(
+        id=row["id"],
+        bank_account_id=row["bank_account_id"],
+        import_id=row["import_id"],
+        line=row["line_no"],
+        booking_date=row["booking_date"],
+        value_date=row["value_date"],
+        amount=format_amount(row["amount"], scale),
+        currency=row["currency"],
+        description=row["description"],
+        counterparty_name=row["counterparty_name"],
+        counterparty_account=mask(counterparty) if counterparty else None,
+        bank_reference=row["bank_reference"],
+        end_to_end_id=row["end_to_end_id"],
+        transaction_code=row["transaction_code"],
+        running_balance=(
+            None if row["running_balance"] is None else format_amount(row["running_balance"], scale)
+        ),
+        extra=row["extra"],
+    )
+
+
+def _text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace("\x00", "\ufffd")
+
+
+def _take(items: Iterator[Item], n: int) -> list[Item]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= n:
+            break
+    return chunk
+
+
+def _closing(items: Iterator[Item], stream: BinaryIO) -> Generator[Item, None, None]:
+    try:
+        yield from items
+    finally:
+        stream.close()
+
+
+def _fits(profile: CsvProfile, stream: BinaryIO, currency: str) -> bool:
+    """Whether a saved profile reads this file's first lines without a rejected line."""
+    try:
+        stream.seek(0)
+        sample = _take(parse_csv(stream, currency=currency, profile=profile), 50)
+    except (StatementError, ValueError):
+        return False
+    finally:
+        stream.seek(0)
+    return not any(isinstance(i, Rejected) for i in sample)
