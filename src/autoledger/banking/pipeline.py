@@ -176,7 +176,9 @@ class Importer:
                     await _Run(self, session, tenant_id, import_id, owner, Path(tmp)).execute()
                 return
             except ImportFailed as failure:
-                code, detail, report = failure.code, failure.detail, failure.extra
+                code, detail, report = failure.code, failure.detail, dict(failure.extra)
+                total, _, _, rejected = report["counts"]
+                report["counts"] = (total, 0, 0, rejected)  # rolled back: nothing is new
             except AutoledgerError as exc:
                 if exc.status >= 500:
                     raise

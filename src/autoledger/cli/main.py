@@ -10,7 +10,13 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from autoledger.cli import audit_commands, demo_commands, event_commands, ledger_commands
+from autoledger.cli import (
+    audit_commands,
+    banking_commands,
+    demo_commands,
+    event_commands,
+    ledger_commands,
+)
 from autoledger.cli.context import console, fail, run, session_scope, settings
 from autoledger.db import migrate as migrations
 from autoledger.platform.auth import service as auth
@@ -34,6 +40,8 @@ app.add_typer(event_commands.events, name="events")
 app.add_typer(event_commands.dead_letters, name="dead-letters")
 app.add_typer(audit_commands.audit_app, name="audit")
 app.add_typer(demo_commands.demo, name="demo")
+app.add_typer(banking_commands.bank_accounts, name="bank-accounts")
+app.command("import")(banking_commands.import_file)
 app.command()(event_commands.worker)
 
 

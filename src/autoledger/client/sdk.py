@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from autoledger import __version__
+from autoledger.banking import schemas as banking
 from autoledger.ledger import schemas
 from autoledger.ledger.domain import EntryStatus
 from autoledger.platform.auth.schemas import WhoAmI
@@ -129,6 +130,36 @@ _parse_entry_page = _model(schemas.EntryPage)
 _parse_batch = _model(schemas.BatchResult)
 _parse_period = _model(schemas.PeriodOut)
 _parse_periods = _parser(TypeAdapter(list[schemas.PeriodOut]))
+_parse_bank_account = _model(banking.BankAccountOut)
+_parse_bank_accounts = _parser(TypeAdapter(list[banking.BankAccountOut]))
+_parse_import = _model(banking.ImportOut)
+_parse_line_page = _model(banking.BankTransactionPage)
+_parse_profile = _model(banking.CsvProfileOut)
+
+
+def multipart(
+    file_name: str, content: bytes, fields: Mapping[str, str | None]
+) -> tuple[bytes, str]:
+    """A multipart/form-data body with one file and text fields, and its content type.
+
+    Built here rather than per request so that a retry sends the very same bytes (and the
+    server recognizes it by its Idempotency-Key)."""
+    boundary = uuid.uuid4().hex
+    safe_name = "".join(c for c in file_name if c not in '"\\\r\n') or "statement"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"'
+        "\r\nContent-Type: application/octet-stream\r\n\r\n".encode(),
+        content,
+        b"\r\n",
+    ]
+    for name, value in fields.items():
+        if value is not None:
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                f"{value}\r\n".encode()
+            )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +468,92 @@ class _Endpoints:
         )
 
 
+class _BankingEndpoints:
+    """Banking endpoints, as :class:`Call`. No I/O here."""
+
+    @staticmethod
+    def create_bank_account(
+        body: banking.BankAccountCreate, key: str | None
+    ) -> Call[banking.BankAccountOut]:
+        return Call(
+            "POST",
+            "/v1/bank-accounts",
+            _parse_bank_account,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_bank_accounts() -> Call[list[banking.BankAccountOut]]:
+        return Call("GET", "/v1/bank-accounts", _parse_bank_accounts)
+
+    @staticmethod
+    def get_bank_account(bank_account_id: uuid.UUID | str) -> Call[banking.BankAccountOut]:
+        return Call("GET", f"/v1/bank-accounts/{bank_account_id}", _parse_bank_account)
+
+    @staticmethod
+    def import_statement(
+        bank_account_id: uuid.UUID | str | None,
+        file_name: str,
+        content: bytes,
+        *,
+        profile: str | None,
+        skip_invalid: bool,
+        accept_unbalanced: bool,
+        key: str | None,
+    ) -> Call[banking.ImportOut]:
+        body, content_type = multipart(
+            file_name,
+            content,
+            {
+                "profile": profile,
+                "skip_invalid": "true" if skip_invalid else None,
+                "accept_unbalanced": "true" if accept_unbalanced else None,
+            },
+        )
+        path = (
+            "/v1/imports"
+            if bank_account_id is None
+            else f"/v1/bank-accounts/{bank_account_id}/imports"
+        )
+        return Call(
+            "POST",
+            path,
+            _parse_import,
+            content=body,
+            content_type=content_type,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def get_import(import_id: uuid.UUID | str) -> Call[banking.ImportOut]:
+        return Call("GET", f"/v1/imports/{import_id}", _parse_import)
+
+    @staticmethod
+    def list_bank_transactions(
+        bank_account_id: uuid.UUID | str, cursor: str | None, limit: int
+    ) -> Call[banking.BankTransactionPage]:
+        return Call(
+            "GET",
+            f"/v1/bank-accounts/{bank_account_id}/transactions",
+            _parse_line_page,
+            params=_query(cursor=cursor, limit=limit),
+        )
+
+    @staticmethod
+    def put_csv_profile(
+        name: str, spec: Mapping[str, Any], key: str | None
+    ) -> Call[banking.CsvProfileOut]:
+        body = banking.CsvProfileIn(spec=dict(spec))
+        return Call(
+            "PUT",
+            f"/v1/csv-profiles/{name}",
+            _parse_profile,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class EntryQuery:
     """Filters of ``list_entries``/``iter_entries``."""
@@ -733,6 +850,60 @@ class Client:
     ) -> schemas.PeriodOut:
         return self.send(_Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key))
 
+    # banking
+    def create_bank_account(
+        self, body: banking.BankAccountCreate, *, idempotency_key: str | None = None
+    ) -> banking.BankAccountOut:
+        return self.send(_BankingEndpoints.create_bank_account(body, idempotency_key))
+
+    def list_bank_accounts(self) -> list[banking.BankAccountOut]:
+        return self.send(_BankingEndpoints.list_bank_accounts())
+
+    def get_bank_account(self, bank_account_id: uuid.UUID | str) -> banking.BankAccountOut:
+        return self.send(_BankingEndpoints.get_bank_account(bank_account_id))
+
+    def import_statement(
+        self,
+        bank_account_id: uuid.UUID | str | None,
+        file_name: str,
+        content: bytes,
+        *,
+        profile: str | None = None,
+        skip_invalid: bool = False,
+        accept_unbalanced: bool = False,
+        idempotency_key: str | None = None,
+    ) -> banking.ImportOut:
+        """Upload a statement file. ``bank_account_id`` None: the account it names. A file
+        that fails raises ApiError whose ``body["import"]`` is the import and its report."""
+        return self.send(
+            _BankingEndpoints.import_statement(
+                bank_account_id,
+                file_name,
+                content,
+                profile=profile,
+                skip_invalid=skip_invalid,
+                accept_unbalanced=accept_unbalanced,
+                key=idempotency_key,
+            )
+        )
+
+    def get_import(self, import_id: uuid.UUID | str) -> banking.ImportOut:
+        return self.send(_BankingEndpoints.get_import(import_id))
+
+    def iter_bank_transactions(
+        self, bank_account_id: uuid.UUID | str, *, page_size: int = 500
+    ) -> Iterator[banking.BankTransactionOut]:
+        return self._pages(
+            lambda cursor: self.send(
+                _BankingEndpoints.list_bank_transactions(bank_account_id, cursor, page_size)
+            )
+        )
+
+    def put_csv_profile(
+        self, name: str, spec: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> banking.CsvProfileOut:
+        return self.send(_BankingEndpoints.put_csv_profile(name, spec, idempotency_key))
+
 
 class AsyncClient:
     """The asynchronous SDK; the same methods as :class:`Client`, awaited.
@@ -993,6 +1164,59 @@ class AsyncClient:
         return await self.send(
             _Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key)
         )
+
+    # banking
+    async def create_bank_account(
+        self, body: banking.BankAccountCreate, *, idempotency_key: str | None = None
+    ) -> banking.BankAccountOut:
+        return await self.send(_BankingEndpoints.create_bank_account(body, idempotency_key))
+
+    async def list_bank_accounts(self) -> list[banking.BankAccountOut]:
+        return await self.send(_BankingEndpoints.list_bank_accounts())
+
+    async def get_bank_account(self, bank_account_id: uuid.UUID | str) -> banking.BankAccountOut:
+        return await self.send(_BankingEndpoints.get_bank_account(bank_account_id))
+
+    async def import_statement(
+        self,
+        bank_account_id: uuid.UUID | str | None,
+        file_name: str,
+        content: bytes,
+        *,
+        profile: str | None = None,
+        skip_invalid: bool = False,
+        accept_unbalanced: bool = False,
+        idempotency_key: str | None = None,
+    ) -> banking.ImportOut:
+        return await self.send(
+            _BankingEndpoints.import_statement(
+                bank_account_id,
+                file_name,
+                content,
+                profile=profile,
+                skip_invalid=skip_invalid,
+                accept_unbalanced=accept_unbalanced,
+                key=idempotency_key,
+            )
+        )
+
+    async def get_import(self, import_id: uuid.UUID | str) -> banking.ImportOut:
+        return await self.send(_BankingEndpoints.get_import(import_id))
+
+    def iter_bank_transactions(
+        self, bank_account_id: uuid.UUID | str, *, page_size: int = 500
+    ) -> AsyncIterator[banking.BankTransactionOut]:
+        async def fetch(cursor: str | None) -> banking.BankTransactionPage:
+            return await self.send(
+                _BankingEndpoints.list_bank_transactions(bank_account_id, cursor, page_size)
+            )
+
+        return self._pages(fetch)
+
+    async def put_csv_profile(
+        self, name: str, spec: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> banking.CsvProfileOut:
+        return await self.send(_BankingEndpoints.put_csv_profile(name, spec, idempotency_key))
 
 
 __all__ = [
