@@ -64,4 +64,10 @@ bench-demo: install
 bench-events: install
 	$(BIN)/python -m bench.events
 
-bench: bench-ledger bench-events bench-demo
+.PHONY: bench-ingest
+# Statement ingestion: a 100,000-line CSV and a 100,000-entry CAMT.053 into a throw-away
+# PostgreSQL database through the API and the import worker (see docs/benchmarks.md).
+bench-ingest: install
+	$(BIN)/python -m bench.ingest
+
+bench: bench-ledger bench-events bench-demo bench-ingest

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.banking.schemas import BankTransactionOut
 from autoledger.banking.tables import BankTransactionRecord
+from autoledger.platform.events.envelope import Event
 from autoledger.platform.auth.roles import Role
 from autoledger.platform.events.tables import OutboxRecord
 from tests.banking.support import (
@@ -246,6 +248,23 @@ async def test_every_new_line_is_announced_once_and_the_import_too(
         )
     assert counts["banking.transaction.imported.v1"] == 5
     assert counts["banking.import.completed.v1"] == 2
+    async with sessionmaker() as session:
+        bodies = (
+            await session.scalars(
+                select(OutboxRecord.body).where(
+                    OutboxRecord.tenant_id == tenant.id,
+                    OutboxRecord.type == "banking.transaction.imported.v1",
+                )
+            )
+        ).all()
+    served = {x["id"]: x for x in await lines(client, setup)}
+    for body in bodies:
+        event = Event.from_json(body)
+        # The payload the pipeline builds by hand is exactly the schema's JSON form.
+        line = BankTransactionOut.model_validate(event.data)
+        assert line.model_dump(mode="json") == event.data
+        assert event.data == served[event.data["id"]]
+        assert event.partitionkey == f"{tenant.id}/{setup.bank_account_id}"
 
 
 @pytest.mark.parametrize(

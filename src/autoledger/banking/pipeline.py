@@ -18,6 +18,7 @@ Decisions (ADR 0010):
 """
 
 import asyncio
+import contextlib
 import tempfile
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -29,7 +30,7 @@ from typing import Any, BinaryIO
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from autoledger.banking import events, schemas, service
+from autoledger.banking import events, service
 from autoledger.banking.dedup import DedupKeys
 from autoledger.banking.errors import WrongAccount
 from autoledger.banking.intake import take_in
@@ -353,32 +354,54 @@ class _Run:
         scale: int,
     ) -> None:
         keys = DedupKeys()
+        # The parser reads the next chunk in its thread while this one is written: parsing
+        # (CPU) overlaps the database round trips.
+        upcoming = asyncio.ensure_future(asyncio.to_thread(_take, items, CHUNK))
+        try:
+            while chunk := await upcoming:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(_take, items, CHUNK))
+                await self._load_chunk(chunk, record, account, keys, number, seal, scale)
+        finally:
+            if not upcoming.done():
+                # Never leave the parser running on a file being closed under it.
+                with contextlib.suppress(Exception):
+                    await upcoming
+
+    async def _load_chunk(
+        self,
+        chunk: list[Item],
+        record: StatementImport,
+        account: BankAccount,
+        keys: DedupKeys,
+        number: str | None,
+        seal: Callable[[str], str],
+        scale: int,
+    ) -> None:
         p = self.progress
-        while chunk := await asyncio.to_thread(_take, items, CHUNK):
-            rows: list[dict[str, Any]] = []
-            for item in chunk:
-                if isinstance(item, BankTransaction):
-                    if item.currency != account.currency:
-                        p.reject(
-                            item.line_no,
-                            "currency",
-                            f"the line is in {item.currency}; the account is in {account.currency}",
-                        )
-                        continue
-                    p.total += 1
-                    check = p.checks.setdefault(item.statement_index, Check(item.statement_index))
-                    check.total += item.amount
-                    check.lines += 1
-                    rows.append(self._row(record, account, item, keys.key(item), seal))
-                elif isinstance(item, Rejected):
-                    p.reject(item.line_no, item.field, item.reason)
-                elif isinstance(item, StatementStart):
-                    self._start(item, account, number)
-                elif isinstance(item, StatementEnd):
-                    check = p.checks.setdefault(item.index, Check(item.index))
-                    check.closing = item.closing_balance
-            await self._insert(rows, scale)
-            await self._heartbeat(p.total + p.rejected)
+        rows: list[dict[str, Any]] = []
+        for item in chunk:
+            if isinstance(item, BankTransaction):
+                if item.currency != account.currency:
+                    p.reject(
+                        item.line_no,
+                        "currency",
+                        f"the line is in {item.currency}; the account is in {account.currency}",
+                    )
+                    continue
+                p.total += 1
+                check = p.checks.setdefault(item.statement_index, Check(item.statement_index))
+                check.total += item.amount
+                check.lines += 1
+                rows.append(self._row(record, account, item, keys.key(item), seal))
+            elif isinstance(item, Rejected):
+                p.reject(item.line_no, item.field, item.reason)
+            elif isinstance(item, StatementStart):
+                self._start(item, account, number)
+            elif isinstance(item, StatementEnd):
+                check = p.checks.setdefault(item.index, Check(item.index))
+                check.closing = item.closing_balance
+        await self._insert(rows, scale)
+        await self._heartbeat(p.total + p.rejected)
 
     def _start(self, item: StatementStart, account: BankAccount, number: str | None) -> None:
         if item.account and number and not service.same_account(item.account, number):
@@ -434,10 +457,13 @@ class _Run:
         new_ids = set(await self.repository.insert_lines(plain, utcnow()))
         self.progress.new += len(new_ids)
         self.progress.duplicate += len(rows) - len(new_ids)
+        now = utcnow()
         await outbox.append(
             self.session,
             [
-                events.transaction_imported(self.tenant_id, _line_payload(r, scale))
+                events.transaction_imported(
+                    self.tenant_id, r["bank_account_id"], line_payload(r, scale), now
+                )
                 for r in rows
                 if r["id"] in new_ids
             ],
@@ -465,28 +491,30 @@ def parser_for(format_: Format) -> Callable[..., Iterator[Item]]:
     return parsers[format_]
 
 
-def _line_payload(row: dict[str, Any], scale: int) -> schemas.BankTransactionOut:
+def line_payload(row: dict[str, Any], scale: int) -> dict[str, Any]:
+    """The JSON form of ``schemas.BankTransactionOut`` for a row being inserted."""
     counterparty = row["_counterparty"]
-    return schemas.BankTransactionOut(
-        id=row["id"],
-        bank_account_id=row["bank_account_id"],
-        import_id=row["import_id"],
-        line=row["line_no"],
-        booking_date=row["booking_date"],
-        value_date=row["value_date"],
-        amount=format_amount(row["amount"], scale),
-        currency=row["currency"],
-        description=row["description"],
-        counterparty_name=row["counterparty_name"],
-        counterparty_account=mask(counterparty) if counterparty else None,
-        bank_reference=row["bank_reference"],
-        end_to_end_id=row["end_to_end_id"],
-        transaction_code=row["transaction_code"],
-        running_balance=(
-            None if row["running_balance"] is None else format_amount(row["running_balance"], scale)
-        ),
-        extra=row["extra"],
-    )
+    value_date = row["value_date"]
+    running = row["running_balance"]
+    return {
+        "id": str(row["id"]),
+        "bank_account_id": str(row["bank_account_id"]),
+        "import_id": str(row["import_id"]),
+        "line": row["line_no"],
+        "booking_date": row["booking_date"].isoformat(),
+        "value_date": None if value_date is None else value_date.isoformat(),
+        "amount": format_amount(row["amount"], scale),
+        "currency": row["currency"],
+        "description": row["description"],
+        "counterparty_name": row["counterparty_name"],
+        "counterparty_account": mask(counterparty) if counterparty else None,
+        "bank_reference": row["bank_reference"],
+        "end_to_end_id": row["end_to_end_id"],
+        "transaction_code": row["transaction_code"],
+        "running_balance": None if running is None else format_amount(running, scale),
+        "extra": row["extra"],
+        "raw": None,
+    }
 
 
 def _text(value: str | None) -> str | None:
