@@ -66,7 +66,8 @@ def load_command(
     api_key: ApiKey = None,
 ) -> None:
     """Load a generated company into the key's tenant through the API: ledger and chart,
-    opening balances, open invoices and bills. Safe to re-run."""
+    opening balances, open invoices and bills, bank accounts and their statements. Safe to
+    re-run."""
     try:
         with api_client(url, api_key) as api:
             report = load(api, directory)
@@ -74,5 +75,7 @@ def load_command(
         fail(str(exc))
     console.print(
         f"ledger {report.ledger_id}: {report.accounts_created} accounts added, "
-        f"{report.opening_entries} opening entries, {report.open_items} open items"
+        f"{report.opening_entries} opening entries, {report.open_items} open items; "
+        f"{report.bank_accounts} bank accounts, {report.statements} statements imported "
+        f"({report.lines_new} new lines, {report.lines_duplicate} duplicates)"
     )

@@ -5,7 +5,10 @@ currency bank account, the opening balances (one balanced entry per currency aga
 *Opening balance equity*), and the open items the books know before the bank does: issued
 invoices (debit receivables, credit the true revenue account) and received bills (debit the
 true expense account, credit payables), dated on issue with their reference and due date.
-Statements are imported by the bank-ingestion module once it exists.
+Then each bank account is registered (booked on its ledger account, by its IBAN) and its
+monthly statements are imported, oldest first, in one format per account (CAMT.053 when the
+company was written with it, else OFX, MT940, CSV): the overlapping days between months are
+recognized as duplicates, as they would be with a real bank.
 
 Every call is idempotent — the ledger and accounts under ``Idempotency-Key``s derived from the
 company's seed, entries under client ids — so a load that failed half-way is simply re-run.
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoledger.banking import schemas as banking
 from autoledger.client import Client
 from autoledger.kit.money import format_amount, iso_currency
 from autoledger.ledger import schemas
@@ -33,12 +37,21 @@ class DemoDataError(ValueError):
     """The directory is not a generated demo company."""
 
 
+#: the statement format imported when the company has several (one per bank account)
+STATEMENT_PREFERENCE = ("camt053", "ofx", "mt940", "csv")
+_EXTENSIONS = {"camt053": "xml", "ofx": "ofx", "mt940": "mt940", "csv": "csv"}
+
+
 @dataclass(frozen=True, slots=True)
 class LoadReport:
     ledger_id: str
     accounts_created: int
     opening_entries: int
     open_items: int
+    bank_accounts: int = 0
+    statements: int = 0
+    lines_new: int = 0
+    lines_duplicate: int = 0
 
 
 def _read_json_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -132,7 +145,53 @@ def load(api: Client, directory: Path) -> LoadReport:
         api.create_entries_batch(
             ledger.id, chunk, atomic=True, idempotency_key=f"{prefix}-entries-{start}"
         )
-    return LoadReport(str(ledger.id), len(created), opening, len(items))
+    banks, statements, new, duplicate = _import_statements(
+        api, directory, company, ledger.id, codes, prefix
+    )
+    return LoadReport(
+        str(ledger.id), len(created), opening, len(items), banks, statements, new, duplicate
+    )
+
+
+def _import_statements(
+    api: Client,
+    directory: Path,
+    company: dict[str, Any],
+    ledger_id: Any,
+    codes: dict[str, str],
+    prefix: str,
+) -> tuple[int, int, int, int]:
+    """Register every bank account and import its statements; idempotent like the rest."""
+    statements = new = duplicate = 0
+    for bank in company["bank_accounts"]:
+        account = api.create_bank_account(
+            banking.BankAccountCreate(
+                ledger_id=ledger_id,
+                gl_account=codes[bank["id"]],
+                name=bank["name"],
+                currency=bank["currency"],
+                institution=bank.get("bank_name"),
+                account_number=bank["iban"],
+            ),
+            idempotency_key=f"{prefix}-bank-{bank['id']}",
+        )
+        folder = directory / "statements" / bank["id"]
+        files: list[Path] = []
+        for fmt in STATEMENT_PREFERENCE:
+            files = sorted(folder.glob(f"*.{_EXTENSIONS[fmt]}"))
+            if files:
+                break
+        for path in files:
+            result = api.import_statement(
+                account.id,
+                path.name,
+                path.read_bytes(),
+                idempotency_key=f"{prefix}-import-{bank['id']}-{path.name}",
+            )
+            statements += 1
+            new += result.counts.new
+            duplicate += result.counts.duplicate
+    return len(company["bank_accounts"]), statements, new, duplicate
 
 
 def _opening_entries(
