@@ -23,7 +23,7 @@ install: $(VENV)/.synced
 
 run: install
 	$(BIN)/autoledger migrate
-	$(BIN)/autoledger serve
+	$(BIN)/autoledger serve --demo
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts

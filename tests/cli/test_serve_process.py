@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from autoledger.cli.main import DEMO_MONTHS, DEMO_SEED
+from autoledger.demo.simulator import simulate
 from autoledger.kit.settings import ENV_PREFIX
 
 AUTOLEDGER = Path(sys.executable).parent / "autoledger"
@@ -43,7 +45,9 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.slow
-def test_serve_bootstraps_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_serve_bootstraps_loads_the_demo_company_serves_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
     env |= {
         "AUTOLEDGER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
@@ -60,7 +64,10 @@ def test_serve_bootstraps_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     stdout_path, stderr_path = tmp_path / "serve.out", tmp_path / "serve.err"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [AUTOLEDGER, "serve", "--port", str(port)], env=env, stdout=stdout, stderr=stderr
+            [AUTOLEDGER, "serve", "--port", str(port), "--demo"],
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
         )
     try:
         wait_until_ready(base_url, process)
@@ -73,6 +80,32 @@ def test_serve_bootstraps_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert whoami.status_code == 200, whoami.text
         assert whoami.json()["tenant"]["name"] == "demo"
         assert whoami.json()["roles"] == ["admin"]
+
+        # What `make run` shows a new user: the demo company, its books and bank lines.
+        deadline = time.monotonic() + 90
+        while "demo.loaded" not in stderr_path.read_text():
+            assert "demo.load_failed" not in stderr_path.read_text(), stderr_path.read_text()
+            assert time.monotonic() < deadline, "the demo company was not loaded in time"
+            time.sleep(0.5)
+        company = simulate(DEMO_SEED, DEMO_MONTHS)
+        headers = {"Authorization": f"Bearer {keys[0]}"}
+        banks = httpx.get(f"{base_url}/v1/bank-accounts", headers=headers, timeout=5.0).json()
+        assert sorted(b["name"] for b in banks) == sorted(a.name for a in company.accounts)
+        lines = 0
+        for bank in banks:
+            cursor = None
+            while True:
+                page = httpx.get(
+                    f"{base_url}/v1/bank-accounts/{bank['id']}/transactions",
+                    params={"limit": 1000, **({"cursor": cursor} if cursor else {})},
+                    headers=headers,
+                    timeout=10.0,
+                ).json()
+                lines += len(page["data"])
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+        assert lines == sum(len(s.lines) for s in company.statements)
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=STOPPED_WITHIN) == 0, stderr_path.read_text()

@@ -1,11 +1,17 @@
 """``autoledger`` — serve, migrate, tenants, keys; accounts, entries, ledger (via the API)."""
 
+import logging
 import signal
 import sys
+import threading
+import time
 import uuid
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, NoReturn
 
+import httpx
+import structlog
 import typer
 import uvicorn
 from rich.table import Table
@@ -18,10 +24,17 @@ from autoledger.cli import (
     ledger_commands,
 )
 from autoledger.cli.context import console, fail, run, session_scope, settings
+from autoledger.client import Client
 from autoledger.db import migrate as migrations
+from autoledger.demo.export import FORMATS, write_company
+from autoledger.demo.loader import load
+from autoledger.demo.simulator import simulate
+from autoledger.kit.errors import describe
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.roles import Role
 from autoledger.platform.observability.logging import configure_logging
+
+DEMO_SEED, DEMO_MONTHS = 1, 12
 
 app = typer.Typer(
     name="autoledger",
@@ -72,12 +85,25 @@ def serve(
             "(default: on for the embedded SQLite database, off otherwise)."
         ),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="When this start creates the bootstrap tenant, fill it with a simulated "
+            "company (a year of books and bank statements; `make run` does)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (embedded mode: SQLite file and in-process bus by default)."""
     config = settings()
     configure_logging(config.log_level, config.log_format)
+    key = None
     if bootstrap if bootstrap is not None else config.is_sqlite:
-        run(lambda: _bootstrap(config.bootstrap_tenant))
+        key = run(lambda: _bootstrap(config.bootstrap_tenant))
+    if key is not None and demo:
+        url = f"http://{host or config.host}:{port or config.port}"
+        threading.Thread(
+            target=_seed_demo, args=(url, key, config.data_dir / "demo"), daemon=True
+        ).start()
     signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         "autoledger.api.main:create_app_from_env",
@@ -100,7 +126,34 @@ def _stopped(_signum: int, _frame: FrameType | None) -> NoReturn:
     sys.exit(0)
 
 
-async def _bootstrap(tenant_name: str) -> None:
+def _seed_demo(url: str, key: str, directory: Path) -> None:
+    """Generate the demo company and load it through the API once the server is up."""
+    log = structlog.get_logger("autoledger.demo")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        if not directory.exists() or not any(directory.iterdir()):
+            write_company(simulate(DEMO_SEED, DEMO_MONTHS), directory, list(FORMATS))
+        with Client(url, key, timeout=120.0) as api:
+            report = load(api, directory)
+        log.info(
+            "demo.loaded",
+            ledger_id=report.ledger_id,
+            statements=report.statements,
+            bank_lines=report.lines_new,
+            open_items=report.open_items,
+        )
+    except Exception as exc:  # the server runs on; the demo can be loaded by hand
+        log.error("demo.load_failed", error=describe(exc), hint="autoledger demo load")
+
+
+async def _bootstrap(tenant_name: str) -> str | None:
     config = settings()
     async with session_scope(config) as session:
         created = await auth.bootstrap_tenant(session, tenant_name)
@@ -109,6 +162,7 @@ async def _bootstrap(tenant_name: str) -> None:
             f"Created tenant [bold]{tenant_name}[/] and an admin API key (shown once, store it now):"
         )
         console.print(created, markup=False, highlight=False, soft_wrap=True)
+    return created
 
 
 @tenants.command("create")
