@@ -31,6 +31,9 @@ class World:
     delivery_id: str
     dead_letter_id: str
     key_id: str
+    bank_account_id: str
+    import_id: str
+    profile_name: str
 
     def ids(self) -> set[str]:
         """Every id of this world, tenant included, in canonical (hyphenated, lower) form."""
@@ -45,6 +48,8 @@ class World:
             self.delivery_id,
             self.dead_letter_id,
             self.key_id,
+            self.bank_account_id,
+            self.import_id,
         }
 
     def path_params(self) -> dict[str, str]:
@@ -57,7 +62,18 @@ class World:
             "delivery_id": self.delivery_id,
             "dead_letter_id": self.dead_letter_id,
             "key_id": self.key_id,
+            "bank_account_id": self.bank_account_id,
+            "import_id": self.import_id,
+            "name": self.profile_name,
         }
+
+
+CSV_PROFILE = {
+    "spec": {
+        "date_format": "%Y-%m-%d",
+        "columns": {"booking_date": "Date", "amount": "Amount", "description": ["Description"]},
+    }
+}
 
 
 def entry_body(amount: str = "10.00", **extra: Any) -> dict[str, Any]:
@@ -114,6 +130,21 @@ async def build_world(
         await session.commit()
         delivery_id = str(delivery.id)
     dead_letter = await _dead_letter(sm, tenant)
+    bank = await _created(
+        http,
+        tenant,
+        "/v1/bank-accounts",
+        {"ledger_id": ledger["id"], "gl_account": "1000", "name": "Bank", "currency": "USD",
+         "account_number": f"US{uuid.uuid4().int % 10**12:012d}"},
+    )  # fmt: skip
+    imported = await http.post(
+        f"/v1/bank-accounts/{bank['id']}/imports",
+        files={"file": ("s.csv", b"Date,Description,Amount\n2026-01-02,Coffee,-3.50\n")},
+        headers=tenant.headers(),
+    )
+    assert imported.status_code == 201, imported.text
+    profile = await http.put("/v1/csv-profiles/my-bank", json=CSV_PROFILE, headers=tenant.headers())
+    assert profile.status_code == 200, profile.text
     return World(
         tenant=tenant,
         ledger_id=ledger["id"],
@@ -125,4 +156,7 @@ async def build_world(
         delivery_id=delivery_id,
         dead_letter_id=str(dead_letter),
         key_id=key["id"],
+        bank_account_id=bank["id"],
+        import_id=imported.json()["id"],
+        profile_name="my-bank",
     )
