@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.banking.schemas import BankTransactionOut
 from autoledger.banking.tables import BankTransactionRecord
-from autoledger.platform.events.envelope import Event
 from autoledger.platform.auth.roles import Role
+from autoledger.platform.events.envelope import Event
 from autoledger.platform.events.tables import OutboxRecord
 from tests.banking.support import (
     IBAN,
