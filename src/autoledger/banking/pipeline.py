@@ -62,7 +62,7 @@ from autoledger.platform.storage import ObjectStore
 
 log = structlog.get_logger("autoledger.banking")
 
-CHUNK = 2_000  # lines per insert statement and per hop to the parser thread
+CHUNK = 5_000  # lines per insert statement and per hop to the parser thread
 MAX_REPORTED = 1_000  # rejected lines listed in full in a report
 LEASE = timedelta(seconds=60)
 SQLITE_LEASE = timedelta(minutes=30)
@@ -354,20 +354,29 @@ class _Run:
         scale: int,
     ) -> None:
         keys = DedupKeys()
-        # The parser reads the next chunk in its thread while this one is written: parsing
-        # (CPU) overlaps the database round trips.
+        # Three stages overlap: the parser reads chunk N+2 in its thread, this coroutine
+        # prepares chunk N+1, and the database writes chunk N (one statement at a time on the
+        # import's connection: a write starts only when the previous one is done).
         upcoming = asyncio.ensure_future(asyncio.to_thread(_take, items, CHUNK))
+        writing: asyncio.Future[None] | None = None
         try:
             while chunk := await upcoming:
                 upcoming = asyncio.ensure_future(asyncio.to_thread(_take, items, CHUNK))
-                await self._load_chunk(chunk, record, account, keys, number, seal, scale)
+                rows = self._prepare(chunk, record, account, keys, number, seal)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(self._write(rows, scale))
+            if writing is not None:
+                await writing
         finally:
-            if not upcoming.done():
-                # Never leave the parser running on a file being closed under it.
-                with contextlib.suppress(Exception):
-                    await upcoming
+            for pending in (upcoming, writing):
+                if pending is not None and not pending.done():
+                    # Never leave the parser on a file being closed, nor a write on a
+                    # transaction being rolled back.
+                    with contextlib.suppress(BaseException):
+                        await pending
 
-    async def _load_chunk(
+    def _prepare(
         self,
         chunk: list[Item],
         record: StatementImport,
@@ -375,8 +384,7 @@ class _Run:
         keys: DedupKeys,
         number: str | None,
         seal: Callable[[str], str],
-        scale: int,
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         p = self.progress
         rows: list[dict[str, Any]] = []
         for item in chunk:
@@ -400,8 +408,12 @@ class _Run:
             elif isinstance(item, StatementEnd):
                 check = p.checks.setdefault(item.index, Check(item.index))
                 check.closing = item.closing_balance
+        return rows
+
+    async def _write(self, rows: list[dict[str, Any]], scale: int) -> None:
+        processed = self.progress.total + self.progress.rejected
         await self._insert(rows, scale)
-        await self._heartbeat(p.total + p.rejected)
+        await self._heartbeat(processed)
 
     def _start(self, item: StatementStart, account: BankAccount, number: str | None) -> None:
         if item.account and number and not service.same_account(item.account, number):

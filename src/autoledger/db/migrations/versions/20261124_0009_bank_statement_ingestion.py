@@ -157,25 +157,13 @@ def upgrade() -> None:
         sa.Column("running_balance", sa.BigInteger(), nullable=True),
         sa.Column("extra", JSON, nullable=False),
         sa.Column("raw", sa.Text(), nullable=False),
-        sa.Column("dedup_key", sa.String(length=64), nullable=False),
+        sa.Column("dedup_key", sa.String(length=32), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["bank_account_id"],
             ["bank_accounts.id"],
             name=op.f("fk_bank_transactions_bank_account_id_bank_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["import_id"],
-            ["bank_imports.id"],
-            name=op.f("fk_bank_transactions_import_id_bank_imports"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_bank_transactions_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_transactions")),
@@ -191,12 +179,6 @@ def upgrade() -> None:
             ["bank_account_id", "booking_date", "id"],
             unique=False,
         )
-        batch_op.create_index(
-            batch_op.f("ix_bank_transactions_import_id"), ["import_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_bank_transactions_tenant_id"), ["tenant_id"], unique=False
-        )
     if op.get_bind().dialect.name == "postgresql":
         for table in TABLES:
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
@@ -208,8 +190,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("bank_transactions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_bank_transactions_tenant_id"))
-        batch_op.drop_index(batch_op.f("ix_bank_transactions_import_id"))
         batch_op.drop_index("ix_bank_transactions_account_date")
 
     op.drop_table("bank_transactions")
