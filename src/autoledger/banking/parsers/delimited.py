@@ -1379,7 +1379,8 @@ def _start_end(
     first: BankTransaction, last: BankTransaction, newest_on_top: bool, currency: str
 ) -> tuple[StatementStart, StatementEnd]:
     oldest, newest = (last, first) if newest_on_top else (first, last)
-    assert oldest.running_balance is not None  # noqa: S101  # filtered by the callers
+    if oldest.running_balance is None:  # cannot happen: the profile was checked
+        raise StatementError("the CSV profile does not map a column it needs")
     return (
         StatementStart(
             index=0,
@@ -1443,7 +1444,8 @@ def _row_reader(
         i: _column_label(layout.header[i].strip()) if i < width else f"#{i + 1}" for _, i in mapped
     }
     booking_at = at["booking_date"]
-    assert booking_at is not None  # noqa: S101  # a profile always maps it
+    if booking_at is None:  # cannot happen: the profile was checked
+        raise StatementError("the CSV profile does not map a column it needs")
     value_at, currency_at = at["value_date"], at["currency"]
     amount_at, debit_at, credit_at = at["amount"], at["debit"], at["credit"]
     marker_at, balance_at = at["marker"], at["balance"]
@@ -1500,8 +1502,10 @@ def _row_reader(
         field_name = "amount"
         try:
             if sign is Sign.DEBIT_CREDIT:
-                assert debit_at is not None  # noqa: S101
-                assert credit_at is not None  # noqa: S101
+                if debit_at is None:  # cannot happen: the profile was checked
+                    raise StatementError("the CSV profile does not map a column it needs")
+                if credit_at is None:  # cannot happen: the profile was checked
+                    raise StatementError("the CSV profile does not map a column it needs")
                 field_name = "debit"
                 cell = cells[debit_at].strip()
                 debit = minor(cell, row_scale) if cell else None
@@ -1512,7 +1516,8 @@ def _row_reader(
                     return Rejected(line_no, "amount", "both debit and credit are empty", raw)
                 amount = abs(credit or 0) - abs(debit or 0)
             else:
-                assert amount_at is not None  # noqa: S101
+                if amount_at is None:  # cannot happen: the profile was checked
+                    raise StatementError("the CSV profile does not map a column it needs")
                 cell = cells[amount_at].strip()
                 if not cell:
                     return Rejected(line_no, "amount", "is empty", raw)
@@ -1520,7 +1525,8 @@ def _row_reader(
                 if sign is Sign.INVERTED:
                     amount = -value
                 elif sign is Sign.MARKER:
-                    assert marker_at is not None  # noqa: S101
+                    if marker_at is None:  # cannot happen: the profile was checked
+                        raise StatementError("the CSV profile does not map a column it needs")
                     mark = cells[marker_at].strip()
                     direction = _MARKERS.get(_normalize(mark)) or _MARKERS.get(mark)
                     if direction is None:
