@@ -101,6 +101,7 @@ class Runtime:
             LocalObjectStore(settings.object_store_dir or settings.data_dir / "objects"),
             settings.data_dir / "tmp",
             settings.import_max_bytes,
+            heartbeats=not settings.is_sqlite,
         )
         return cls(
             settings,

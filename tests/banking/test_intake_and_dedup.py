@@ -47,7 +47,7 @@ class TestDedupKeys:
         )
         assert normalize_description("  SQ *Blue—Bottle #12 ") == "sq blue bottle 12"
 
-    def test_a_reference_identifies_a_line_whatever_its_text_and_placeholders_do_not(
+    def test_a_reference_identifies_a_line_whatever_its_text_and_nonref_does_not(
         self,
     ) -> None:
         assert DedupKeys().key(line("a", reference="R1")) == DedupKeys().key(
@@ -150,3 +150,17 @@ class TestTakeIn:
         (tmp_path / "d").mkdir()
         with pytest.raises(StatementError, match="damaged"):
             take_in(damaged, workdir=tmp_path / "d", max_bytes=1 << 20)
+
+
+def test_a_client_given_file_name_cannot_break_the_download_header() -> None:
+    from autoledger.banking.api import content_disposition
+
+    assert (
+        content_disposition("jan.csv")
+        == "attachment; filename=\"jan.csv\"; filename*=utf-8''jan.csv"
+    )
+    header = content_disposition('Kontoauszug "März"\r\nX-Evil: 1.csv')
+    assert "\r" not in header
+    assert "\n" not in header
+    assert header.startswith('attachment; filename="Kontoauszug Mrz')
+    assert "filename*=utf-8''Kontoauszug%20%22M%C3%A4rz%22%0D%0AX-Evil%3A%201.csv" in header

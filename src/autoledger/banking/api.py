@@ -14,14 +14,14 @@ import uuid
 from datetime import date
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.background import BackgroundTask
 
 from autoledger.api.deps import AppSettings, BankingReader, BankingWriter, Session
 from autoledger.api.idempotency import Slot, idempotent, json_response
@@ -32,13 +32,14 @@ from autoledger.banking.errors import (
     AccountNumberTaken,
     BankAccountNotFound,
     ImportNotFound,
+    ImportRefused,
     InvalidGlAccount,
     ProfileNotFound,
     UnknownStatementAccount,
     WrongAccount,
 )
 from autoledger.banking.intake import FileTooLarge, take_in
-from autoledger.banking.pipeline import Importer, ImportRefused, parser_for
+from autoledger.banking.pipeline import Importer, parser_for
 from autoledger.banking.statement import Format, StatementError, StatementStart, currency_scale
 from autoledger.banking.tables import BankAccount
 from autoledger.banking.worker import owner_id
@@ -49,7 +50,7 @@ from autoledger.kit.settings import Settings
 from autoledger.ledger.errors import LedgerNotFound
 from autoledger.platform import audit
 from autoledger.platform.auth.service import Principal
-from autoledger.platform.storage import sha256_of
+from autoledger.platform.storage import chunks, sha256_of
 
 router = APIRouter(prefix="/v1", tags=["banking"])
 
@@ -373,7 +374,7 @@ async def get_import(
 
 @router.get(
     "/imports/{import_id}/file",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     summary="The original file, byte for byte",
     responses=responses(ImportNotFound),
 )
@@ -382,21 +383,19 @@ async def get_import_file(
 ) -> Response:
     record = await service.get_import(session, principal.tenant_id, import_id)
     importer: Importer = request.app.state.importer
-    importer.workdir.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=importer.workdir)
-    target = Path(tmp) / "original"
-    await asyncio.to_thread(_copy_out, importer, record.storage_key, target)
-    return FileResponse(
-        target,
+    name = record.filename or f"{record.id}.{record.format}"
+    return StreamingResponse(
+        chunks(importer.store, record.storage_key),  # a sync iterator: read in the threadpool
         media_type="application/octet-stream",
-        filename=record.filename or f"{record.id}.{record.format}",
-        background=BackgroundTask(shutil.rmtree, tmp, True),
+        headers={"Content-Disposition": content_disposition(name)},
     )
 
 
-def _copy_out(importer: Importer, key: str, target: Path) -> None:
-    with importer.store.open(key) as source, target.open("wb") as out:
-        shutil.copyfileobj(source, out, 1 << 20)
+def content_disposition(name: str) -> str:
+    """An attachment header for a client-given file name: a plain ASCII fallback (no quotes,
+    backslashes or control characters) and the exact name per RFC 6266/5987."""
+    fallback = "".join(c for c in name if " " <= c <= "~" and c not in '"\\') or "statement"
+    return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(name)}"
 
 
 # lines

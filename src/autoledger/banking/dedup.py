@@ -12,7 +12,7 @@ A bank line is the same line as one already imported when its key is. Two rules:
   two coffees in an overlapping file get the same keys and are recognized.
 
 The occurrence index assumes a file holds a bank day either whole or not at all, which is
-how banks cut statements (by booking day). Placeholder references (``NONREF``,
+how banks cut statements (by booking day). References that name nothing (``NONREF``,
 ``NOTPROVIDED``) count as no reference.
 """
 
@@ -24,7 +24,7 @@ from datetime import date
 
 from autoledger.banking.statement import BankTransaction
 
-PLACEHOLDER_REFERENCES = frozenset({"", "NONREF", "NOTPROVIDED", "NONE", "N/A", "NA", "0"})
+EMPTY_REFERENCES = frozenset({"", "NONREF", "NOTPROVIDED", "NONE", "N/A", "NA", "0"})
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
@@ -39,7 +39,7 @@ def usable_reference(reference: str | None) -> str | None:
     if reference is None:
         return None
     cleaned = reference.strip()
-    return None if cleaned.upper() in PLACEHOLDER_REFERENCES else cleaned
+    return None if cleaned.upper() in EMPTY_REFERENCES else cleaned
 
 
 class DedupKeys:

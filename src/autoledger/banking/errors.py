@@ -34,3 +34,11 @@ class WrongAccount(InvalidRequest):
 class UnknownStatementAccount(NotFound):
     code = "banking.unknown_statement_account"
     title = "No bank account matches the statement"
+
+
+class ImportRefused(InvalidRequest):
+    """How the API answers an import that failed: 422, carrying the import and its report
+    (the problem's ``code`` is the failure's own, e.g. ``banking.lines_rejected``)."""
+
+    code = "banking.import_failed"
+    title = "Import failed"

@@ -26,6 +26,7 @@ MAX_RATIO = 100  # a real statement compresses 5-20x; a bomb compresses thousand
 SNIFF_BYTES = 64 * 1024
 
 _ZIP = b"PK\x03\x04"
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 _GZIP = b"\x1f\x8b"
 _MT940_TAGS = re.compile(r"^:(?:20|25|28C?|60[FM]|61|62[FM]|34F|13D?):", re.MULTILINE)
 _XML_DECL = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -151,6 +152,11 @@ def _unzip(upload: Path, target: Path, max_bytes: int, size: int) -> Path:
             member = members[0]
             if member.flag_bits & 0x1:
                 raise StatementError("encrypted zip files are refused")
+            if member.compress_type not in _ZIP_METHODS:
+                raise StatementError(
+                    f"the zip uses compression method {member.compress_type}; only stored,"
+                    " deflate, bzip2 and LZMA are opened"
+                )
             limit = _limit(max_bytes, size)
             if member.file_size > limit:
                 raise FileTooLarge(
@@ -158,8 +164,8 @@ def _unzip(upload: Path, target: Path, max_bytes: int, size: int) -> Path:
                 )
             with archive.open(member) as read:
                 _write_capped(read, target, limit)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise StatementError(f"the zip file is damaged or unsupported: {exc}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise StatementError(f"the zip file is damaged: {exc}") from None
     return target
 
 

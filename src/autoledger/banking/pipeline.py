@@ -58,7 +58,7 @@ from autoledger.kit.money import format_amount
 from autoledger.kit.sensitive import mask
 from autoledger.platform.crypto.service import field_sealer
 from autoledger.platform.events import outbox
-from autoledger.platform.storage import ObjectStore
+from autoledger.platform.storage import ObjectStore, copy_out
 
 log = structlog.get_logger("autoledger.banking")
 
@@ -69,15 +69,16 @@ SQLITE_LEASE = timedelta(minutes=30)
 
 
 class ImportFailed(AutoledgerError):
-    """Raised inside the import's transaction to roll it back; carries the report."""
+    """Raised inside the import's transaction to roll it back; carries what was read, for
+    the report of the failed import."""
 
     code = "banking.import_failed"
     status = 422
     title = "Import failed"
 
-
-class ImportRefused(ImportFailed):
-    """How the API answers an import that failed: 422, with the import and its report."""
+    def __init__(self, detail: str, progress: "Progress | None" = None, scale: int = 0) -> None:
+        super().__init__(detail)
+        self.progress, self.scale = progress, scale
 
 
 class LinesRejected(ImportFailed):
@@ -154,14 +155,10 @@ class Importer:
     store: ObjectStore
     workdir: Path
     max_bytes: int
-
-    @property
-    def heartbeats(self) -> bool:
-        """Whether progress and lease renewals can commit beside the import's transaction:
-        not on SQLite, whose one writer is the import itself. There the lease is long
-        instead, and progress shows when the import ends."""
-        bind = self.system_sessionmaker.kw.get("bind")
-        return bind is None or bind.dialect.name != "sqlite"
+    # Whether progress and lease renewals can commit beside the import's transaction: not on
+    # SQLite, whose one writer is the import itself. There the lease is long instead, and
+    # progress shows when the import ends.
+    heartbeats: bool = True
 
     @property
     def lease(self) -> timedelta:
@@ -177,14 +174,13 @@ class Importer:
                     await _Run(self, session, tenant_id, import_id, owner, Path(tmp)).execute()
                 return
             except ImportFailed as failure:
-                code, detail, report = failure.code, failure.detail, dict(failure.extra)
-                total, _, _, rejected = report["counts"]
-                report["counts"] = (total, 0, 0, rejected)  # rolled back: nothing is new
+                code, detail = failure.code, failure.detail
+                progress, scale = failure.progress, failure.scale
             except AutoledgerError as exc:
                 if exc.status >= 500:
                     raise
                 # The file (or the request) can never import as it is: say why, for good.
-                code, detail, report = exc.code, exc.detail, {}
+                code, detail, progress, scale = exc.code, exc.detail, None, 0
             except LeaseLost:
                 log.warning("banking.import.lease_lost", import_id=str(import_id))
                 return
@@ -192,23 +188,27 @@ class Importer:
                 record = await service.get_import(session, tenant_id, import_id)
                 if record.lease_owner != owner:
                     return
-                _finish(record, "failed", report)
+                _finish(record, "failed", progress, scale, imported=False)
                 record.error_code, record.error_detail = code, detail
             log.info("banking.import.failed", import_id=str(import_id), code=code, detail=detail)
 
 
-def _finish(record: StatementImport, status: str, report: dict[str, Any]) -> None:
+def _finish(
+    record: StatementImport,
+    status: str,
+    progress: "Progress | None",
+    scale: int,
+    *,
+    imported: bool,
+) -> None:
     record.status = status
-    record.report = report.get("report", record.report or {})
-    counts = report.get("counts")
-    if counts is not None:
-        (
-            record.lines_total,
-            record.lines_new,
-            record.lines_duplicate,
-            record.lines_rejected,
-        ) = counts
-        record.progress_lines = counts[0] + counts[3]
+    if progress is not None:
+        record.report = progress.report(scale)
+        record.lines_total, record.lines_rejected = progress.total, progress.rejected
+        # A failed import was rolled back: none of its lines is new, none a duplicate.
+        record.lines_new = progress.new if imported else 0
+        record.lines_duplicate = progress.duplicate if imported else 0
+        record.progress_lines = progress.total + progress.rejected
     record.finished_at = utcnow()
     record.lease_owner, record.lease_until = None, None
 
@@ -240,7 +240,9 @@ class _Run:
             self.session, self.tenant_id, record.bank_account_id
         )
         scale = currency_scale(account.currency)
-        path = await asyncio.to_thread(self._fetch, record.storage_key)
+        path = await asyncio.to_thread(
+            copy_out, self.importer.store, record.storage_key, self.tmp / "upload"
+        )
         intake = await asyncio.to_thread(
             take_in, path, workdir=self.tmp, max_bytes=self.importer.max_bytes
         )
@@ -257,12 +259,12 @@ class _Run:
             items.close()
         p = self.progress
         unbalanced = [c for c in p.checks.values() if c.balanced() is False]
-        report = {"report": p.report(scale), "counts": (p.total, p.new, p.duplicate, p.rejected)}
         if p.rejected and not record.skip_invalid:
             raise LinesRejected(
                 f"{p.rejected} line(s) could not be read; nothing was imported (see the report,"
                 " or import again with skip_invalid=true to take the valid lines)",
-                extra=report,
+                p,
+                scale,
             )
         if unbalanced and not record.accept_unbalanced and not (record.skip_invalid and p.rejected):
             first = unbalanced[0]
@@ -272,18 +274,18 @@ class _Run:
                 f" {format_amount(first.total, scale)} != closing"
                 f" {format_amount(first.closing or 0, scale)}; nothing was imported"
                 " (accept_unbalanced=true imports it anyway)",
-                extra=report,
+                p,
+                scale,
             )
         for check in unbalanced:
             p.warnings.append(f"statement {check.index} does not balance (accepted)")
         if p.total == 0:
             p.warnings.append("the file holds no booked lines")
-        report["report"] = p.report(scale)
         if profile is not None and record.profile is None:
             record.profile = profile.to_dict()
             account.csv_profile = record.profile  # the next file of this bank is read alike
             account.updated_at = utcnow()
-        _finish(record, "completed", report)
+        _finish(record, "completed", p, scale, imported=True)
         out = service.import_out(record)
         await outbox.append(
             self.session,
@@ -303,13 +305,6 @@ class _Run:
                 )
             ],
         )
-
-    def _fetch(self, key: str) -> Path:
-        target = self.tmp / "upload"
-        with self.importer.store.open(key) as source, target.open("wb") as out:
-            while chunk := source.read(1 << 20):
-                out.write(chunk)
-        return target
 
     def _open(
         self, path: Path, format_: Format, record: StatementImport, account: BankAccount

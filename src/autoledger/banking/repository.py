@@ -141,9 +141,10 @@ class BankingRepository:
 
     async def claim_import(
         self, owner: str, now: datetime, lease_until: datetime
-    ) -> tuple[uuid.UUID, uuid.UUID] | None:
+    ) -> tuple[uuid.UUID, uuid.UUID, int] | None:
         """Lease the oldest queued import (or one whose worker's lease ran out) to ``owner``;
-        ``(tenant_id, import_id)`` or None. Several workers never hold the same import."""
+        ``(tenant_id, import_id, attempts)`` or None. Several workers never hold the same
+        import."""
         due = or_(
             StatementImport.status == "queued",
             and_(StatementImport.status == "processing", StatementImport.lease_until < now),
@@ -164,10 +165,10 @@ class BankingRepository:
                     attempts=StatementImport.attempts + 1,
                     started_at=func.coalesce(StatementImport.started_at, now),
                 )
-                .returning(StatementImport.tenant_id, StatementImport.id)
+                .returning(StatementImport.tenant_id, StatementImport.id, StatementImport.attempts)
             )
         ).first()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], row[1], row[2])
 
     async def renew_lease(
         self, import_id: uuid.UUID, owner: str, lease_until: datetime, processed: int

@@ -66,9 +66,9 @@ class ImportWorker:
             claimed = await BankingRepository(session).claim_import(
                 self.owner, now, now + self.importer.lease
             )
-            if claimed is not None:
+            if claimed is not None and claimed[2] > MAX_ATTEMPTS:
                 record = await session.get(StatementImport, claimed[1])
-                if record is not None and record.attempts > MAX_ATTEMPTS:
+                if record is not None:
                     record.status, record.finished_at = "failed", now
                     record.error_code = "banking.import_crashed"
                     record.error_detail = (
@@ -78,7 +78,7 @@ class ImportWorker:
                     return True
         if claimed is None:
             return False
-        tenant_id, import_id = claimed
+        tenant_id, import_id, _ = claimed
         await self.importer.run(tenant_id, import_id, self.owner)
         return True
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -24,6 +25,21 @@ class ObjectStore(Protocol):
     def open(self, key: str) -> BinaryIO: ...
 
     def exists(self, key: str) -> bool: ...
+
+
+def copy_out(store: ObjectStore, key: str, target: Path) -> Path:
+    """The object under ``key`` as a local file at ``target`` (parsers and archive readers
+    want a path)."""
+    with store.open(key) as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    return target
+
+
+def chunks(store: ObjectStore, key: str, size: int = 1 << 20) -> Iterator[bytes]:
+    """The object under ``key``, streamed (an HTTP download without a temporary copy)."""
+    with store.open(key) as source:
+        while chunk := source.read(size):
+            yield chunk
 
 
 class LocalObjectStore:

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
 
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints, no stubs installed
+from lxml import etree
 
 from autoledger.banking.statement import (
     BankTransaction,

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
+from lxml import etree
 
 from autoledger.demo.model import BankAccount, Statement, StatementLine
 from autoledger.kit.money import format_amount, iso_currency

@@ -22,7 +22,7 @@ server time is the last second of the statement's last day. There is no wall clo
 
 from datetime import date, time
 
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
+from lxml import etree
 
 from autoledger.demo.model import BankAccount, Statement, StatementLine
 from autoledger.demo.writers.camt import currency_scale, transaction_kind

@@ -57,18 +57,18 @@ class Relay:
         results: list[BaseException | None] = [
             KeyBlocked(c.ordering_key) if c.ordering_key in held_keys else None for c in claimed
         ]
-        todo = [i for i, c in enumerate(claimed) if c.ordering_key not in held_keys]
-        if not todo:
+        unheld = [i for i, c in enumerate(claimed) if c.ordering_key not in held_keys]
+        if not unheld:
             return results
         messages = [
             Message(claimed[i].dedup_id, claimed[i].ordering_key, claimed[i].type, claimed[i].body)
-            for i in todo
+            for i in unheld
         ]
         try:
             published = await self.bus.publish(messages)
         except Exception as exc:  # the whole batch failed (broker unreachable, ...)
             published = [exc] * len(messages)
-        for i, result in zip(todo, published, strict=True):
+        for i, result in zip(unheld, published, strict=True):
             results[i] = result
         return results
 
