@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from autoledger.cli.demo_commands import demo
 
+from .camt_schema import assert_camt053_valid
+
 runner = CliRunner()
 
 
@@ -46,6 +48,9 @@ def test_same_seed_gives_byte_identical_files_in_every_format(tmp_path: Path) ->
     assert first != _tree(tmp_path / "c")
     extensions = {name.rsplit(".", 1)[1] for name in first if name.startswith("statements/")}
     assert extensions == {"csv", "ofx", "xml", "mt940"}
+    for name, data in first.items():
+        if name.endswith(".xml"):
+            assert_camt053_valid(data)
 
 
 def test_layout_and_manifest(generated: Path) -> None:

@@ -181,3 +181,38 @@ def test_bad_arguments_are_refused() -> None:
         simulate(1, 1, currency="JPY")
     with pytest.raises(ValueError, match="at least 1"):
         simulate(1, 0)
+
+
+def _lowest_balances(company: Company) -> dict[str, int]:
+    lowest: dict[str, int] = {}
+    for statement in company.statements:
+        balance = statement.opening_balance
+        low = lowest.get(statement.account.id, balance)
+        for line in statement.lines:
+            balance += line.amount
+            low = min(low, balance)
+        lowest[statement.account.id] = low
+    return lowest
+
+
+@pytest.mark.parametrize(("seed", "currency"), [(s, c) for s in (1, 2, 3) for c in ("USD", "GBP")])
+def test_cash_accounts_never_go_overdrawn(seed: int, currency: str) -> None:
+    company = simulate(seed, 12, currency=currency)
+    lowest = _lowest_balances(company)
+    assert lowest["operating"] >= 15_000_00  # the treasurer's floor
+    assert lowest["savings"] >= 20_000_00  # savings keeps its reserve
+    assert lowest[company.accounts[2].id] >= 0
+
+
+def test_a_shortfall_savings_cannot_cover_is_lent_by_the_owners_and_repaid() -> None:
+    company = simulate(3, 12)  # a company that burns cash for most of the year
+    lines = [line for s in company.statements for line in s.lines]
+    loans = [line.amount for line in lines if line.description.startswith("LOAN FROM OWNERS")]
+    repaid = [line.amount for line in lines if line.description.startswith("LOAN REPAYMENT")]
+    assert loans and all(amount > 0 for amount in loans)
+    assert repaid and -sum(repaid) <= sum(loans)
+    truth = {t.line_id: t for t in company.truths}
+    for line in lines:
+        if line.description.startswith("LOAN"):
+            assert truth[line.id].gl_account == "2730"
+            assert truth[line.id].matches[0].kind == "owner_loan"

@@ -51,6 +51,11 @@ class _Line:
     counterparty_iban: str | None
     gl: str
     matches: tuple[Match, ...]
+    #: booked before the day's other lines (a start-of-day funding sweep)
+    early: bool = False
+
+    def order(self) -> tuple[date, bool, str]:
+        return (self.day, not self.early, self.id)
 
 
 def _iban(rng: random.Random, country: str) -> str:
@@ -157,6 +162,7 @@ class _Books:
         reference: str | None = None,
         counterparty_iban: str | None = None,
         value_day: date | None = None,
+        early: bool = False,
     ) -> str | None:
         """Record a line; its id, or None when ``day`` is past the simulated period."""
         if day > self.end:
@@ -177,12 +183,23 @@ class _Books:
                 counterparty_iban,
                 gl,
                 matches,
+                early,
             )
         )
         return line_id
 
     def balance(self, account: str, through: date) -> int:
         return sum(line.amount for line in self.lines[account] if line.day <= through)
+
+    def lowest(self, account: str, first: date, last: date) -> int:
+        """The lowest running balance from ``first`` through ``last``, less the opening balance."""
+        balance = self.balance(account, first - timedelta(days=1))
+        lowest = balance
+        month = (x for x in self.lines[account] if first <= x.day <= last)
+        for line in sorted(month, key=_Line.order):
+            balance += line.amount
+            lowest = min(lowest, balance)
+        return lowest
 
 
 def simulate(
@@ -229,6 +246,7 @@ class _Simulation:
         self.pending_payout: list[tuple[str, date, int]] = []
         self.opening: dict[str, int] = {}
         self.bill_paid: dict[str, int] = {}
+        self.owed_to_owners = 0
 
     def next_id(self, kind: str) -> str:
         self.ids[kind] = self.ids.get(kind, 0) + 1
@@ -579,10 +597,6 @@ class _Simulation:
     def treasury(self, first: date, last: date) -> None:
         rng, books, scale = self.rng, self.books, self.scale
         own = {a.id: a for a in self.accounts}
-        # Savings sweep on the 20th; a draw back at each quarter's end.
-        self.transfer("operating", "savings", self.day_in(first, last, 20), 5_000_00 * scale)
-        if first.month % 3 == 0:
-            self.transfer("savings", "operating", self.day_in(first, last, 27), 12_000_00 * scale)
         # Card autopay on the 7th of the month after.
         card_balance = books.balance("card", last)
         if card_balance < 0:
@@ -613,17 +627,7 @@ class _Simulation:
                 (Match("fx_conversion", conversion, bought),),
                 counterparty_iban=own[self.fx_id].iban,
             )
-        # Interest and fees at month end.
-        interest = books.balance("savings", last) * 35 // 12_000
-        if interest > 0:
-            books.add(
-                "savings",
-                last,
-                interest,
-                "INTEREST PAYMENT",
-                "4800",
-                (Match("interest", f"INT-savings-{last.isoformat()}", interest),),
-            )
+        # Fees at month end, then cash management, then interest on what savings holds.
         for account, fee in (("operating", -2500), (self.fx_id, -1200)):
             books.add(
                 account,
@@ -633,8 +637,68 @@ class _Simulation:
                 "6800",
                 (Match("bank_fee", f"FEE-{account}-{last.isoformat()}", fee),),
             )
+        self.manage_cash(first, last)
+        savings = self.opening["savings"] + books.balance("savings", last)
+        interest = savings * 35 // 12_000
+        if interest > 0:
+            books.add(
+                "savings",
+                last,
+                interest,
+                "INTEREST PAYMENT",
+                "4800",
+                (Match("interest", f"INT-savings-{last.isoformat()}", interest),),
+            )
 
-    def transfer(self, source: str, target: str, day: date, amount: int) -> None:
+    def manage_cash(self, first: date, last: date) -> None:
+        """Keep the operating account between a floor and a ceiling, as a treasurer would.
+
+        Runs once a month's lines are all known. A shortfall is funded at the start of the
+        month's first day, from savings down to its own reserve and then by a loan from the
+        owners; a surplus at month end first repays the owners, then goes to savings.
+        """
+        books, scale = self.books, self.scale
+        floor, target, ceiling = 15_000_00 * scale, 40_000_00 * scale, 100_000_00 * scale
+        opening = self.opening["operating"]
+        lowest = opening + books.lowest("operating", first, last)
+        if lowest < floor:
+            need = -((lowest - target) // 1_000_00) * 1_000_00  # up to target, whole thousands
+            reserve = 20_000_00 * scale
+            before = first - timedelta(days=1)
+            spare = self.opening["savings"] + books.balance("savings", before) - reserve
+            from_savings = min(need, max(spare // 1_000_00 * 1_000_00, 0))
+            if from_savings:
+                self.transfer("savings", "operating", first, from_savings, early=True)
+            if need > from_savings:
+                self.owner_loan(first, need - from_savings, early=True)
+        closing = opening + books.balance("operating", last)
+        if closing > ceiling:
+            surplus = (closing - target) // 1_000_00 * 1_000_00
+            repaid = min(surplus, self.owed_to_owners)
+            if repaid:
+                self.owner_loan(last, -repaid)
+            if surplus > repaid:
+                self.transfer("operating", "savings", last, surplus - repaid)
+
+    def owner_loan(self, day: date, amount: int, *, early: bool = False) -> None:
+        """Money lent by the owners (positive) or paid back to them (negative)."""
+        loan = self.next_id("LOAN")
+        text = "LOAN FROM OWNERS" if amount > 0 else "LOAN REPAYMENT TO OWNERS"
+        self.books.add(
+            "operating",
+            day,
+            amount,
+            f"{text} {loan}",
+            "2730",
+            (Match("owner_loan", loan, amount),),
+            reference=loan,
+            early=early,
+        )
+        self.owed_to_owners += amount
+
+    def transfer(
+        self, source: str, target: str, day: date, amount: int, *, early: bool = False
+    ) -> None:
         own = {a.id: a for a in self.accounts}
         transfer_id = self.next_id("TRF")
         text = f"TRANSFER {own[source].name.upper()} TO {own[target].name.upper()} {transfer_id}"
@@ -647,6 +711,7 @@ class _Simulation:
             (Match("transfer", transfer_id, -amount),),
             reference=transfer_id,
             counterparty_iban=own[target].iban,
+            early=early,
         )
         self.books.add(
             target,
@@ -657,6 +722,7 @@ class _Simulation:
             (Match("transfer", transfer_id, amount),),
             reference=transfer_id,
             counterparty_iban=own[source].iban,
+            early=early,
         )
 
     # --- the result ---------------------------------------------------------------------
@@ -665,7 +731,7 @@ class _Simulation:
         statements: list[Statement] = []
         truths: list[LineTruth] = []
         for account in self.accounts:
-            lines = sorted(self.books.lines[account.id], key=lambda x: (x.day, x.id))
+            lines = sorted(self.books.lines[account.id], key=_Line.order)
             balance = self.opening[account.id]
             position = 0
             for number, first in enumerate(self.month_starts[:-1], start=1):
