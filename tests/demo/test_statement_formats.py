@@ -405,6 +405,7 @@ def test_swift_text_maps_other_characters_deterministically() -> None:
 
 # --- CAMT.053 --------------------------------------------------------------------------------
 
+
 @CASES
 def test_camt053_reads_back_balances_and_every_entry(stmt: Statement) -> None:
     data = write_camt053(stmt)

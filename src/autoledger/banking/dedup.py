@@ -30,8 +30,11 @@ _NOT_WORD = re.compile(r"[^\w]+")
 
 def normalize_description(text: str) -> str:
     """Case, accents, punctuation and spacing removed: what survives a bank's re-export."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():  # most bank text: NFKD changes nothing, casefold is lower
+        stripped = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.casefold())
+        stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(_NOT_WORD.sub(" ", stripped).split())
 
 

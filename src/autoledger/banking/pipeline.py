@@ -23,10 +23,11 @@ import tempfile
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,7 +39,7 @@ from autoledger.banking.parsers.camt import parse_camt
 from autoledger.banking.parsers.delimited import CsvProfile, parse_csv, sniff
 from autoledger.banking.parsers.mt940 import parse_mt940
 from autoledger.banking.parsers.ofx import parse_ofx
-from autoledger.banking.repository import BankingRepository
+from autoledger.banking.repository import BankingRepository, LineBatch
 from autoledger.banking.statement import (
     BankTransaction,
     Format,
@@ -53,7 +54,7 @@ from autoledger.banking.tables import BankAccount, StatementImport
 from autoledger.db.tenancy import acting_for
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import AutoledgerError
-from autoledger.kit.ids import new_id
+from autoledger.kit.ids import new_ids
 from autoledger.kit.money import format_amount
 from autoledger.kit.sensitive import mask
 from autoledger.platform.crypto.service import field_sealer
@@ -357,10 +358,10 @@ class _Run:
         try:
             while chunk := await upcoming:
                 upcoming = asyncio.ensure_future(asyncio.to_thread(_take, items, CHUNK))
-                rows = self._prepare(chunk, record, account, keys, number, seal)
+                lines = self._prepare(chunk, record, account, keys, number, seal, scale)
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(self._write(rows, scale))
+                writing = asyncio.ensure_future(self._write(lines))
             if writing is not None:
                 await writing
         finally:
@@ -379,9 +380,11 @@ class _Run:
         keys: DedupKeys,
         number: str | None,
         seal: Callable[[str], str],
-    ) -> list[dict[str, Any]]:
+        scale: int,
+    ) -> LineBatch:
         p = self.progress
-        rows: list[dict[str, Any]] = []
+        lines = LineBatch(self.tenant_id, account.id, record.id, account.currency, scale)
+        ids = iter(new_ids(len(chunk)))
         for item in chunk:
             if isinstance(item, BankTransaction):
                 if item.currency != account.currency:
@@ -395,7 +398,7 @@ class _Run:
                 check = p.checks.setdefault(item.statement_index, Check(item.statement_index))
                 check.total += item.amount
                 check.lines += 1
-                rows.append(self._row(record, account, item, keys.key(item), seal))
+                _add(lines, next(ids), item, keys.key(item), seal)
             elif isinstance(item, Rejected):
                 p.reject(item.line_no, item.field, item.reason)
             elif isinstance(item, StatementStart):
@@ -403,11 +406,11 @@ class _Run:
             elif isinstance(item, StatementEnd):
                 check = p.checks.setdefault(item.index, Check(item.index))
                 check.closing = item.closing_balance
-        return rows
+        return lines
 
-    async def _write(self, rows: list[dict[str, Any]], scale: int) -> None:
+    async def _write(self, lines: LineBatch) -> None:
         processed = self.progress.total + self.progress.rejected
-        await self._insert(rows, scale)
+        await self._insert(lines)
         await self._heartbeat(processed)
 
     def _start(self, item: StatementStart, account: BankAccount, number: str | None) -> None:
@@ -424,57 +427,10 @@ class _Run:
         check = self.progress.checks.setdefault(item.index, Check(item.index))
         check.statement_id, check.opening = item.statement_id, item.opening_balance
 
-    def _row(
-        self,
-        record: StatementImport,
-        account: BankAccount,
-        item: BankTransaction,
-        dedup_key: str,
-        seal: Callable[[str], str],
-    ) -> dict[str, Any]:
-        counterparty = _text(item.counterparty_account)
-        return {
-            "id": new_id(),
-            "tenant_id": self.tenant_id,
-            "bank_account_id": account.id,
-            "import_id": record.id,
-            "line_no": item.line_no,
-            "statement_index": item.statement_index,
-            "booking_date": item.booking_date,
-            "value_date": item.value_date,
-            "amount": item.amount,
-            "currency": item.currency,
-            "description": _text(item.description) or "",
-            "counterparty_name": _text(item.counterparty_name),
-            "counterparty_account_enc": seal(counterparty) if counterparty else None,
-            "bank_reference": _text(item.bank_reference),
-            "end_to_end_id": _text(item.end_to_end_id),
-            "transaction_code": _text(item.transaction_code),
-            "running_balance": item.running_balance,
-            "extra": {_text(k) or "": _text(v) or "" for k, v in item.extra.items()},
-            "raw": _text(item.raw) or "",
-            "dedup_key": dedup_key,
-            "_counterparty": counterparty,
-        }
-
-    async def _insert(self, rows: list[dict[str, Any]], scale: int) -> None:
-        if not rows:
-            return
-        plain = [{k: v for k, v in r.items() if k != "_counterparty"} for r in rows]
-        new_ids = set(await self.repository.insert_lines(plain, utcnow()))
-        self.progress.new += len(new_ids)
-        self.progress.duplicate += len(rows) - len(new_ids)
-        now = utcnow()
-        await outbox.append(
-            self.session,
-            [
-                events.transaction_imported(
-                    self.tenant_id, r["bank_account_id"], line_payload(r, scale), now
-                )
-                for r in rows
-                if r["id"] in new_ids
-            ],
-        )
+    async def _insert(self, lines: LineBatch) -> None:
+        new = await insert_lines(self.session, lines, utcnow())
+        self.progress.new += new
+        self.progress.duplicate += len(lines) - new
 
     async def _heartbeat(self, processed: int) -> None:
         if not self.importer.heartbeats:
@@ -485,6 +441,28 @@ class _Run:
             )
         if not renewed:
             raise LeaseLost
+
+
+async def insert_lines(session: AsyncSession, lines: LineBatch, now: datetime) -> int:
+    """Insert the lines new to their account, each with its ``banking.transaction.imported.v1``
+    event; how many were new."""
+    if not lines:
+        return 0
+    repository = BankingRepository(session)
+    if repository.dialect == "postgresql":
+        return await repository.insert_and_announce_lines(lines, now)
+    inserted = set(await repository.insert_lines(lines, now))
+    await outbox.append(
+        session,
+        [
+            events.transaction_imported(
+                lines.tenant_id, lines.bank_account_id, line_payload(lines, i), now
+            )
+            for i, line_id in enumerate(lines.id)
+            if line_id in inserted
+        ],
+    )
+    return len(inserted)
 
 
 def parser_for(format_: Format) -> Callable[..., Iterator[Item]]:
@@ -498,28 +476,60 @@ def parser_for(format_: Format) -> Callable[..., Iterator[Item]]:
     return parsers[format_]
 
 
-def line_payload(row: dict[str, Any], scale: int) -> dict[str, Any]:
-    """The JSON form of ``schemas.BankTransactionOut`` for a row being inserted."""
-    counterparty = row["_counterparty"]
-    value_date = row["value_date"]
-    running = row["running_balance"]
+def _add(
+    lines: LineBatch,
+    line_id: uuid.UUID,
+    item: BankTransaction,
+    dedup_key: str,
+    seal: Callable[[str], str],
+) -> None:
+    counterparty = _text(item.counterparty_account)
+    lines.id.append(line_id)
+    lines.line_no.append(item.line_no)
+    lines.statement_index.append(item.statement_index)
+    lines.booking_date.append(item.booking_date)
+    lines.value_date.append(item.value_date)
+    lines.amount.append(item.amount)
+    lines.description.append(_text(item.description) or "")
+    lines.counterparty_name.append(_text(item.counterparty_name))
+    lines.counterparty_account.append(counterparty)
+    lines.counterparty_account_enc.append(seal(counterparty) if counterparty else None)
+    lines.bank_reference.append(_text(item.bank_reference))
+    lines.end_to_end_id.append(_text(item.end_to_end_id))
+    lines.transaction_code.append(_text(item.transaction_code))
+    lines.running_balance.append(item.running_balance)
+    lines.extra.append(
+        orjson.dumps({_text(k) or "": _text(v) or "" for k, v in item.extra.items()}).decode()
+        if item.extra
+        else "{}"
+    )
+    lines.raw.append(_text(item.raw) or "")
+    lines.dedup_key.append(dedup_key)
+
+
+def line_payload(lines: LineBatch, index: int) -> dict[str, Any]:
+    """The JSON form of ``schemas.BankTransactionOut`` for line ``index`` of ``lines`` (on
+    PostgreSQL the database builds the same object: see ``repository._PG_INSERT_LINES``)."""
+    counterparty = lines.counterparty_account[index]
+    value_date = lines.value_date[index]
+    running = lines.running_balance[index]
     return {
-        "id": str(row["id"]),
-        "bank_account_id": str(row["bank_account_id"]),
-        "import_id": str(row["import_id"]),
-        "line": row["line_no"],
-        "booking_date": row["booking_date"].isoformat(),
+        "id": str(lines.id[index]),
+        "bank_account_id": str(lines.bank_account_id),
+        "import_id": str(lines.import_id),
+        "line": lines.line_no[index],
+        "booking_date": lines.booking_date[index].isoformat(),
         "value_date": None if value_date is None else value_date.isoformat(),
-        "amount": format_amount(row["amount"], scale),
-        "currency": row["currency"],
-        "description": row["description"],
-        "counterparty_name": row["counterparty_name"],
+        "amount": format_amount(lines.amount[index], lines.scale),
+        "currency": lines.currency,
+        "description": lines.description[index],
+        "counterparty_name": lines.counterparty_name[index],
         "counterparty_account": mask(counterparty) if counterparty else None,
-        "bank_reference": row["bank_reference"],
-        "end_to_end_id": row["end_to_end_id"],
-        "transaction_code": row["transaction_code"],
-        "running_balance": None if running is None else format_amount(running, scale),
-        "extra": row["extra"],
+        "bank_reference": lines.bank_reference[index],
+        "end_to_end_id": lines.end_to_end_id[index],
+        "transaction_code": lines.transaction_code[index],
+        "running_balance": None if running is None else format_amount(running, lines.scale),
+        "extra": orjson.loads(lines.extra[index]),
         "raw": None,
     }
 

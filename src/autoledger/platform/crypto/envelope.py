@@ -18,6 +18,7 @@ import re
 import struct
 import unicodedata
 import uuid
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -62,10 +63,21 @@ def field_aad(tenant_id: uuid.UUID, table: str, column: str, version: int) -> by
 def seal(key: bytes, version: int, plaintext: bytes, aad: bytes) -> str:
     """AES-256-GCM under a fresh random 96-bit nonce. A data key should see well under 2**32
     encryptions (NIST SP 800-38D's bound for random nonces): rotate it long before."""
-    nonce = os.urandom(NONCE_BYTES)
+    return sealer(key, version, aad)(plaintext)
+
+
+def sealer(key: bytes, version: int, aad: bytes) -> Callable[[bytes], str]:
+    """:func:`seal` for many plaintexts under one key and AAD (the key schedule is made once)."""
+    cipher = AESGCM(key)
     header = FORMAT_V1 + _VERSION.pack(version)
-    body = AESGCM(key).encrypt(nonce, plaintext, header + aad)  # the header is bound too
-    return base64.b64encode(header + nonce + body).decode("ascii")
+    bound = header + aad  # the header is bound too
+
+    def seal_one(plaintext: bytes) -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        body = cipher.encrypt(nonce, plaintext, bound)
+        return base64.b64encode(header + nonce + body).decode("ascii")
+
+    return seal_one
 
 
 def key_version(ciphertext: str) -> int:

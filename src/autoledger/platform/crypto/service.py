@@ -48,12 +48,14 @@ async def field_sealer(
     """What :func:`encrypt_field` does, for many values of one column: the key is looked up
     once (a bulk import encrypts thousands of values per transaction)."""
     row, key = await _active_key(session, tenant_id, ENCRYPTION)
-    version, aad = row.version, envelope.field_aad(tenant_id, table, column, row.version)
+    seal = envelope.sealer(
+        key, row.version, envelope.field_aad(tenant_id, table, column, row.version)
+    )
 
-    def seal(plaintext: str) -> str:
-        return envelope.seal(key, version, plaintext.encode(), aad)
+    def seal_text(plaintext: str) -> str:
+        return seal(plaintext.encode())
 
-    return seal
+    return seal_text
 
 
 async def decrypt_field(

@@ -4,10 +4,13 @@
 :func:`release`) lives here too, so every query on the table is in one place.
 """
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
+from pydantic import TypeAdapter
 from sqlalchemy import Table, and_, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +72,85 @@ async def append(session: AsyncSession, events: Sequence[Event]) -> None:
         )
         return
     await session.execute(insert(_T), rows(events))
+
+
+def announce_sql(*, rows: str, id_sql: str, subject_sql: str, data_sql: str, order_sql: str) -> str:
+    """PostgreSQL: an INSERT of one event per row of ``rows`` (a FROM clause), the body built
+    by the database as :meth:`Event.to_json` would: the same members in the same order.
+
+    For a bulk producer (a statement import announces every line): the rows are already in
+    the database's hands, so building 100,000 bodies there costs the producer nothing. The
+    ``*_sql`` arguments are SQL expressions over ``rows``: the event id (a uuid), the subject
+    (text) and the ``data`` object (json). What every event of the batch shares is encoded
+    once, by :func:`announce_params`, and the database only splices the per-row members in.
+    """
+    body = (
+        f"convert_to(CAST(:event_head AS text) || to_json(CAST({id_sql} AS text))::text"
+        f" || CAST(:event_middle AS text) || to_json(CAST({subject_sql} AS text))::text"
+        f" || CAST(:event_tail AS text) || CAST({data_sql} AS text) || '}}', 'UTF8')"
+    )
+    return (
+        "INSERT INTO event_outbox"  # noqa: S608 - the caller's constant SQL  # nosec B608
+        " (event_id, dedup_id, tenant_id, type, ordering_key, body, created_at, attempts)"
+        f" SELECT {id_sql}, CAST({id_sql} AS text), CAST(:event_tenant AS uuid),"
+        " CAST(:event_type AS text), CAST(:event_partitionkey AS text),"
+        f" {body}, CAST(:event_created_at AS timestamptz), 0"
+        f" FROM {rows} ORDER BY {order_sql}"
+    )
+
+
+def json_object_sql(members: Sequence[tuple[str, str, str]]) -> str:
+    """A SQL text expression: the JSON object of ``(name, sql expression, kind)`` members, in
+    order, a NULL value as ``null``. Kinds: ``"string"`` (any text, escaped by ``to_json``),
+    ``"quoted"`` (text that needs no escaping: a uuid, an ISO date, a decimal), ``"json"``
+    (a number or a json/jsonb value, as it is). Concatenation is about twice as fast as
+    ``json_build_object`` in PostgreSQL 15, which counts at 100,000 events an import."""
+    parts = []
+    for index, (name, expression, kind) in enumerate(members):
+        if "'" in name:
+            raise ValueError(f"member name {name!r} cannot hold a quote")
+        if kind == "string":
+            value = f"coalesce(to_json(CAST({expression} AS text))::text, 'null')"
+        elif kind == "quoted":
+            value = f"coalesce('\"' || CAST({expression} AS text) || '\"', 'null')"
+        elif kind == "json":
+            value = f"coalesce(CAST({expression} AS text), 'null')"
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+        opening = "{" if index == 0 else ","
+        parts.append(f"'{opening}{orjson.dumps(name).decode()}:' || {value}")
+    return "(" + " || ".join(parts) + " || '}')"
+
+
+def announce_params(
+    *, source: str, event_type: str, tenant_id: uuid.UUID, partitionkey: str, at: datetime
+) -> dict[str, object]:
+    """The binds of :func:`announce_sql`: what every event of the batch shares, the envelope's
+    shared members already encoded (between them go the id, the subject and the data)."""
+
+    def members(**values: object) -> str:
+        return orjson.dumps(values).decode()[1:-1]
+
+    time = _TIME.dump_python(at, mode="json")
+    return {
+        "event_head": '{"specversion":"1.0","id":',
+        "event_middle": "," + members(source=source, type=event_type) + ',"subject":',
+        "event_tail": ","
+        + members(
+            time=time,
+            datacontenttype="application/json",
+            tenant=str(tenant_id),
+            partitionkey=partitionkey,
+        )
+        + ',"data":',
+        "event_type": event_type,
+        "event_tenant": str(tenant_id),
+        "event_partitionkey": partitionkey,
+        "event_created_at": at,
+    }
+
+
+_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)  # the envelope's own time format
 
 
 async def append_replay(session: AsyncSession, event: Event, dedup_id: str) -> None:
