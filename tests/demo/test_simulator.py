@@ -209,8 +209,10 @@ def test_a_shortfall_savings_cannot_cover_is_lent_by_the_owners_and_repaid() -> 
     lines = [line for s in company.statements for line in s.lines]
     loans = [line.amount for line in lines if line.description.startswith("LOAN FROM OWNERS")]
     repaid = [line.amount for line in lines if line.description.startswith("LOAN REPAYMENT")]
-    assert loans and all(amount > 0 for amount in loans)
-    assert repaid and -sum(repaid) <= sum(loans)
+    assert loans
+    assert all(amount > 0 for amount in loans)
+    assert repaid
+    assert -sum(repaid) <= sum(loans)
     truth = {t.line_id: t for t in company.truths}
     for line in lines:
         if line.description.startswith("LOAN"):

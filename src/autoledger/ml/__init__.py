@@ -1,0 +1,1 @@
+"""Model-agnostic learning machinery: calibration, auto-booking policy, evaluation."""
