@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoledger.banking.pipeline import Importer
 from autoledger.banking.worker import ImportWorker
+from autoledger.categorize.consumers import retrain_due
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.tenancy import system_settings, tenant_sessionmaker
 from autoledger.kit.errors import describe
@@ -141,7 +142,8 @@ class Runtime:
             await self.system_engine.dispose()
 
     async def _chores(self) -> None:
-        """Void expired holds; forget expired idempotency keys, old sent events, old inbox."""
+        """Void expired holds; forget expired idempotency keys, old sent events, old inbox;
+        retrain the categorization models that have enough new labels."""
         s = self.settings
         while True:
             try:
@@ -150,6 +152,8 @@ class Runtime:
                     await purge_expired(session)
                     await outbox.purge_published(session, timedelta(hours=s.outbox_retention_hours))
                     await purge_inbox(session, timedelta(hours=s.inbox_retention_hours))
+                if self.worker is not None:  # where consumers run, models are retrained
+                    await retrain_due(self.system_sessionmaker)
             except Exception as exc:  # keep the loop alive; the next round retries
                 log.error("housekeeping.failed", error=describe(exc))
             await asyncio.sleep(s.pending_expiry_interval_seconds)

@@ -16,6 +16,7 @@ from autoledger.api.deps import PrincipalCache
 from autoledger.api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from autoledger.api.problems import PROBLEM_MEDIA_TYPE, Problem, from_error, problem
 from autoledger.banking import api as banking_api
+from autoledger.categorize import api as categorize_api
 from autoledger.db.migrate import head_revision
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
@@ -148,6 +149,7 @@ def create_app(
     app.include_router(webhooks_api.router)
     app.include_router(audit_api.router)
     app.include_router(banking_api.router)
+    app.include_router(categorize_api.router)
     instrument(app, provider)
     # Abuse limits and browser hygiene (ADR 0007). The last added runs first: CORS, then the
     # security headers, then the request context (ids, size/nesting/encoding caps, deadline),

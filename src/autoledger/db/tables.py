@@ -11,6 +11,7 @@ TABLE_MODULES = (
     "autoledger.platform.audit.tables",
     "autoledger.platform.crypto.tables",
     "autoledger.banking.tables",
+    "autoledger.categorize.tables",
 )
 
 

@@ -24,6 +24,9 @@ class Scope(StrEnum):
     WEBHOOKS_MANAGE = "webhooks:manage"
     BANKING_READ = "banking:read"
     BANKING_WRITE = "banking:write"
+    BOOKKEEPING_READ = "bookkeeping:read"
+    BOOKKEEPING_REVIEW = "bookkeeping:review"
+    BOOKKEEPING_MANAGE = "bookkeeping:manage"
     PII_REVEAL = "pii:reveal"
 
 
@@ -38,7 +41,7 @@ class Role(StrEnum):
     AGENT = "agent"
 
 
-_READ = {Scope.PROFILE_READ, Scope.LEDGER_READ, Scope.BANKING_READ}
+_READ = {Scope.PROFILE_READ, Scope.LEDGER_READ, Scope.BANKING_READ, Scope.BOOKKEEPING_READ}
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     # books entries and keeps the books; approves holds; no keys, no audit, no period close
@@ -47,6 +50,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         | {
             Scope.LEDGER_WRITE,
             Scope.BANKING_WRITE,
+            Scope.BOOKKEEPING_REVIEW,
             Scope.ENTRIES_APPROVE,
             Scope.EVENTS_READ,
             Scope.WEBHOOKS_READ,

@@ -14,7 +14,11 @@ from pydantic import BaseModel
 from autoledger.platform.events.envelope import Event
 
 # Modules that declare event types; importing them fills the catalog.
-EVENT_MODULES = ("autoledger.ledger.events", "autoledger.banking.events")
+EVENT_MODULES = (
+    "autoledger.ledger.events",
+    "autoledger.banking.events",
+    "autoledger.categorize.events",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,10 @@ log = structlog.get_logger("autoledger.events.consumers")
 HandlerFn = Callable[[AsyncSession, Event], Awaitable[None]]
 
 # Modules that declare consumers (a module-level ``CONSUMERS`` list); the worker runs them all.
-CONSUMER_MODULES: tuple[str, ...] = ("autoledger.platform.webhooks.consumers",)
+CONSUMER_MODULES: tuple[str, ...] = (
+    "autoledger.platform.webhooks.consumers",
+    "autoledger.categorize.consumers",
+)
 
 
 @dataclass(frozen=True, slots=True)

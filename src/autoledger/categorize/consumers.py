@@ -1,0 +1,58 @@
+"""The bookkeeping loop's moving parts: a proposal for every imported bank line, and the
+retraining of each ledger's model as labels come in."""
+
+import uuid
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoledger.banking.events import TRANSACTION_IMPORTED
+from autoledger.categorize import service
+from autoledger.categorize.tables import LabelRecord
+from autoledger.kit.errors import describe
+from autoledger.platform.events.consumers import Consumer
+from autoledger.platform.events.envelope import Event
+
+log = structlog.get_logger("autoledger.categorize")
+
+#: this process's ledger states (rules, memory, champion), shared by its deliveries
+STATES = service.StateCache()
+
+
+async def propose(session: AsyncSession, event: Event) -> None:
+    """Propose (and, when the policy allows, book) the line the event announces."""
+    await service.propose_for_line(session, STATES, event.tenant, uuid.UUID(event.data["id"]))
+
+
+CONSUMERS = [
+    Consumer(
+        name="bookkeeping.propose",
+        handle=propose,
+        types=frozenset({TRANSACTION_IMPORTED.name}),
+    )
+]
+
+
+async def retrain_due(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Retrain every ledger with enough new labels, each in its own transaction. A failure
+    is logged and never stops booking: proposals keep the champion (or rules and queue)."""
+    async with sessionmaker() as session:
+        ledgers = (
+            await session.execute(select(LabelRecord.tenant_id, LabelRecord.ledger_id).distinct())
+        ).all()
+    for tenant_id, ledger_id in ledgers:
+        try:
+            async with sessionmaker() as session, session.begin():
+                trained = await service.retrain_ledger(session, tenant_id, ledger_id)
+        except Exception as exc:  # one ledger's failure must not stop the others
+            log.error("categorize.retrain.failed", ledger_id=str(ledger_id), error=describe(exc))
+            continue
+        if trained is not None:
+            log.info(
+                "categorize.retrained",
+                ledger_id=str(ledger_id),
+                version=trained.version,
+                status=trained.status,
+                decision=trained.decision,
+            )

@@ -1,0 +1,961 @@
+"""Autonomous bookkeeping: a proposal for every bank line, booked when the policy allows,
+and every human decision kept as a label the next model learns from.
+
+The order of sources is the proposer's (rules, counterparty memory, the ledger's champion
+model, the cold-start prior); the policy is the ledger's thresholds per source (see
+``categorize.learning``). A booked line is a journal entry debiting (money in) or crediting
+(money out) the bank account's ledger account against the proposed one, with
+``source = bank_line`` and the actor that decided: ``model:<version>``, ``rule:<id>``,
+``memory``, ``prior:<version>`` or the reviewer. A correction of a booked line reverses its
+entry and books the new one: the ledger's history keeps both.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import structlog
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoledger.banking.statement import currency_scale
+from autoledger.banking.tables import BankAccount, BankTransactionRecord
+from autoledger.categorize import events
+from autoledger.categorize.errors import (
+    AlreadyReviewed,
+    InvalidRule,
+    ModelNotFound,
+    ProposalNotFound,
+    RuleNotFound,
+    UnknownAccount,
+)
+from autoledger.categorize.features import LineFacts
+from autoledger.categorize.learning import (
+    Champion,
+    Feedback,
+    Thresholds,
+    choose_thresholds,
+    retrain,
+    should_auto_book,
+)
+from autoledger.categorize.memory import CounterpartyMemory, MemoryLabel
+from autoledger.categorize.model import LinearModel
+from autoledger.categorize.prior import Prior
+from autoledger.categorize.proposer import Proposal, propose
+from autoledger.categorize.rules import Rule
+from autoledger.categorize.schemas import (
+    Candidate,
+    ProposalEvent,
+    ProposalOut,
+    Review,
+    RuleIn,
+    RuleOut,
+    SettingsIn,
+    StatsOut,
+    VersionStats,
+)
+from autoledger.categorize.tables import (
+    CategorizationRule,
+    CategorizationSettings,
+    LabelRecord,
+    ModelVersionRecord,
+    ProposalRecord,
+)
+from autoledger.kit.clock import utcnow
+from autoledger.kit.errors import AutoledgerError
+from autoledger.kit.money import format_amount, parse_amount
+from autoledger.ledger import journal
+from autoledger.ledger.commands import CreateEntry, PostingInput, ReverseEntry
+from autoledger.ledger.tables import Account
+from autoledger.ledger.types import Direction
+from autoledger.ml.calibration import Calibrator
+from autoledger.platform.events import outbox
+
+log = structlog.get_logger("autoledger.categorize")
+
+DEFAULTS = SettingsIn()
+
+
+# --- the state a proposal needs ---------------------------------------------------------
+
+
+@dataclass
+class LedgerState:
+    """What proposing for one ledger reads, cached per process (see :class:`StateCache`)."""
+
+    ledger_id: uuid.UUID
+    stamp: tuple[Any, ...]
+    settings: SettingsIn
+    rules: list[Rule]
+    chart: list[Account]
+    codes: dict[str, uuid.UUID]  # account code -> id
+    memory: CounterpartyMemory
+    last_label_id: uuid.UUID | None
+    model: LinearModel | None
+    model_version: str | None
+    calibrator: Calibrator | None
+    thresholds: Thresholds
+
+
+@dataclass
+class StateCache:
+    """Ledger states by ledger id. A state is reused while its stamp (the rules' last change,
+    the champion, the chart size) is unchanged; labels made since it was built are added to
+    its counterparty memory on the next use, so memory is always current."""
+
+    states: dict[uuid.UUID, LedgerState] = field(default_factory=dict)
+
+    async def get(
+        self, session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
+    ) -> LedgerState:
+        stamp = await _stamp(session, ledger_id)
+        state = self.states.get(ledger_id)
+        if state is None or state.stamp != stamp:
+            state = await _load_state(session, tenant_id, ledger_id, stamp)
+            self.states[ledger_id] = state
+        await _catch_up_memory(session, state)
+        return state
+
+
+_PRIOR: Prior | None = None
+
+
+def prior() -> Prior:
+    """The shipped cold-start prior (loaded once; its content hash is checked on load)."""
+    global _PRIOR
+    if _PRIOR is None:
+        _PRIOR = Prior.load()
+    return _PRIOR
+
+
+def prior_default_threshold() -> float | None:
+    """The prior's own auto-booking threshold, measured when it was built on held-out lines
+    of its training universe (none recorded: the prior books nothing until the ledger's
+    feedback proves a threshold)."""
+    value = prior().model.metadata.get("default_threshold")
+    return None if value is None else float(value)
+
+
+async def _stamp(session: AsyncSession, ledger_id: uuid.UUID) -> tuple[Any, ...]:
+    rules = await session.scalar(
+        select(func.max(CategorizationRule.updated_at)).where(
+            CategorizationRule.ledger_id == ledger_id
+        )
+    )
+    champion = await session.scalar(
+        select(ModelVersionRecord.id).where(
+            ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion"
+        )
+    )
+    settings = await session.scalar(
+        select(CategorizationSettings.updated_at).where(
+            CategorizationSettings.ledger_id == ledger_id
+        )
+    )
+    accounts = await session.scalar(
+        select(func.count()).select_from(Account).where(Account.ledger_id == ledger_id)
+    )
+    return (rules, champion, settings, accounts)
+
+
+async def _load_state(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, stamp: tuple[Any, ...]
+) -> LedgerState:
+    settings = await get_settings(session, tenant_id, ledger_id)
+    rules = [
+        rule_of(r)
+        for r in await session.scalars(
+            select(CategorizationRule).where(
+                CategorizationRule.ledger_id == ledger_id, CategorizationRule.active.is_(True)
+            )
+        )
+    ]
+    chart = list(
+        await session.scalars(
+            select(Account).where(Account.ledger_id == ledger_id, Account.status == "active")
+        )
+    )
+    champion = await session.scalar(
+        select(ModelVersionRecord).where(
+            ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion"
+        )
+    )
+    model = calibrator = None
+    thresholds = Thresholds()
+    version = None
+    if champion is not None:
+        model = LinearModel.from_bytes(champion.artifact)
+        calibrator = Calibrator.from_dict(champion.calibrator) if champion.calibrator else None
+        thresholds = Thresholds.from_dict(champion.thresholds)
+        version = f"{champion.version}"
+    else:
+        thresholds = await _thresholds_from_feedback(session, ledger_id, settings)
+    return LedgerState(
+        ledger_id=ledger_id,
+        stamp=stamp,
+        settings=settings,
+        rules=rules,
+        chart=chart,
+        codes={a.code: a.id for a in chart},
+        memory=CounterpartyMemory(),
+        last_label_id=None,
+        model=model,
+        model_version=version,
+        calibrator=calibrator,
+        thresholds=thresholds,
+    )
+
+
+async def _thresholds_from_feedback(
+    session: AsyncSession, ledger_id: uuid.UUID, settings: SettingsIn
+) -> Thresholds:
+    feedback = [feedback_of(r) for r in await _labels(session, ledger_id)]
+    return choose_thresholds(
+        feedback,
+        target_precision=settings.target_precision,
+        min_feedback=settings.min_feedback,
+        prior_default=prior_default_threshold(),
+    )
+
+
+async def _catch_up_memory(session: AsyncSession, state: LedgerState) -> None:
+    query = select(LabelRecord).where(LabelRecord.ledger_id == state.ledger_id)
+    if state.last_label_id is not None:
+        query = query.where(LabelRecord.id > state.last_label_id)
+    for label in await session.scalars(query.order_by(LabelRecord.id)):
+        state.memory.add(MemoryLabel.of(facts_of(label.facts), label.account_code))
+        state.last_label_id = label.id
+
+
+async def _labels(session: AsyncSession, ledger_id: uuid.UUID) -> Sequence[LabelRecord]:
+    return (
+        await session.scalars(
+            select(LabelRecord).where(LabelRecord.ledger_id == ledger_id).order_by(LabelRecord.id)
+        )
+    ).all()
+
+
+# --- conversions --------------------------------------------------------------------------
+
+
+def line_facts(line: BankTransactionRecord) -> LineFacts:
+    return LineFacts(
+        description=line.description,
+        counterparty_name=line.counterparty_name,
+        amount=line.amount,
+        currency=line.currency,
+        booking_date=line.booking_date,
+        bank_account_id=str(line.bank_account_id),
+        transaction_code=line.transaction_code,
+    )
+
+
+def facts_json(facts: LineFacts) -> dict[str, Any]:
+    return {
+        "description": facts.description,
+        "counterparty_name": facts.counterparty_name,
+        "amount": facts.amount,
+        "currency": facts.currency,
+        "booking_date": facts.booking_date.isoformat(),
+        "bank_account_id": facts.bank_account_id,
+        "transaction_code": facts.transaction_code,
+    }
+
+
+def facts_of(data: dict[str, Any]) -> LineFacts:
+    return LineFacts(
+        description=data["description"],
+        counterparty_name=data["counterparty_name"],
+        amount=int(data["amount"]),
+        currency=data["currency"],
+        booking_date=date.fromisoformat(data["booking_date"]),
+        bank_account_id=data["bank_account_id"],
+        transaction_code=data.get("transaction_code"),
+    )
+
+
+def feedback_of(label: LabelRecord) -> Feedback:
+    return Feedback(
+        facts=facts_of(label.facts),
+        account=label.account_code,
+        when=label.decided_at,
+        proposed=label.proposed_code,
+        confidence=label.confidence,
+        source=label.source,
+        auto_booked=label.auto_booked,
+    )
+
+
+def rule_of(record: CategorizationRule) -> Rule:
+    c = record.conditions
+    return Rule(
+        id=str(record.id),
+        priority=record.priority,
+        account=record.account_code,
+        description_contains=c.get("description_contains"),
+        description_regex=c.get("description_regex"),
+        counterparty_contains=c.get("counterparty_contains"),
+        counterparty_regex=c.get("counterparty_regex"),
+        min_amount=c.get("min_amount"),
+        max_amount=c.get("max_amount"),
+        direction=c.get("direction"),
+        bank_account_id=c.get("bank_account_id"),
+        counterparty=record.counterparty,
+        tags=tuple(record.tags),
+    )
+
+
+# --- proposing --------------------------------------------------------------------------
+
+
+async def propose_for_line(
+    session: AsyncSession, cache: StateCache, tenant_id: uuid.UUID, line_id: uuid.UUID
+) -> ProposalRecord | None:
+    """The proposal of a new bank line, booked when the policy allows. Idempotent: a line
+    that already has its proposal keeps it (None if the line is gone)."""
+    existing = await session.scalar(
+        select(ProposalRecord).where(ProposalRecord.bank_transaction_id == line_id)
+    )
+    if existing is not None:
+        return existing
+    line = await session.get(BankTransactionRecord, line_id)
+    if line is None or line.tenant_id != tenant_id:
+        return None
+    account = await session.get(BankAccount, line.bank_account_id)
+    if account is None:
+        return None
+    state = await cache.get(session, tenant_id, account.ledger_id)
+    facts = line_facts(line)
+    proposal = propose(
+        facts,
+        rules=state.rules,
+        memory=state.memory,
+        model=state.model,
+        prior=prior(),
+        chart=state.chart,
+        calibrator=state.calibrator,
+    )
+    if proposal.model_version is None and proposal.source == "model":
+        proposal = _with_version(proposal, state.model_version)
+    now = utcnow()
+    record = ProposalRecord(
+        tenant_id=tenant_id,
+        ledger_id=account.ledger_id,
+        bank_account_id=account.id,
+        bank_transaction_id=line.id,
+        booking_date=line.booking_date,
+        amount=line.amount,
+        currency=line.currency,
+        impact=abs(line.amount),
+        status="queued",
+        top=[[code, round(p, 6)] for code, p in proposal.top],
+        confidence=round(proposal.confidence, 6),
+        source=proposal.source,
+        explanation=proposal.explanation,
+        model_version=proposal.model_version,
+        account_code=None,
+        entry_id=None,
+        reversed_entry_ids=[],
+        auto_booked=False,
+        updated_at=now,
+    )
+    session.add(record)
+    news = [events.PROPOSAL_CREATED.name]
+    target = proposal.account
+    bookable = (
+        target is not None
+        and target in state.codes
+        and state.codes[target] != account.gl_account_id
+    )
+    if bookable and state.settings.auto_book and should_auto_book(proposal, state.thresholds):
+        assert target is not None  # noqa: S101 - bookable says so
+        try:
+            record.entry_id = await _book(session, line, account, target, _actor(proposal))
+        except AutoledgerError as exc:  # a closed period, a balance constraint: a person decides
+            record.explanation = {**record.explanation, "auto_booking_failed": exc.detail}
+        else:
+            record.status, record.account_code = "auto_booked", target
+            record.auto_booked = True
+            news.append(events.PROPOSAL_AUTO_BOOKED.name)
+    await session.flush()
+    await _announce(session, record, news)
+    return record
+
+
+def _with_version(proposal: Proposal, version: str | None) -> Proposal:
+    return Proposal(
+        top=proposal.top,
+        confidence=proposal.confidence,
+        source=proposal.source,
+        explanation=proposal.explanation,
+        model_version=version,
+        counterparty=proposal.counterparty,
+        tags=proposal.tags,
+    )
+
+
+def _actor(proposal: Proposal) -> str:
+    if proposal.source == "rule":
+        return f"rule:{proposal.explanation.get('rule_id', '')}"
+    if proposal.source == "model":
+        return f"model:{proposal.model_version}"
+    if proposal.source == "prior":
+        return f"model:{prior().version}"
+    return proposal.source
+
+
+async def _book(
+    session: AsyncSession,
+    line: BankTransactionRecord,
+    account: BankAccount,
+    code: str,
+    actor: str,
+    *,
+    attempt: int = 0,
+) -> uuid.UUID:
+    """Book ``line`` to ``code`` against the bank's ledger account; the entry id."""
+    amount = format_amount(abs(line.amount), currency_scale(line.currency))
+    debit, credit = Direction.DEBIT, Direction.CREDIT
+    bank_side, other_side = (debit, credit) if line.amount >= 0 else (credit, debit)
+    command = CreateEntry(
+        tenant_id=line.tenant_id,
+        ledger_id=account.ledger_id,
+        postings=(
+            PostingInput(account.gl_account_id, bank_side, amount, line.currency),
+            PostingInput(code, other_side, amount, line.currency),
+        ),
+        actor=actor,
+        effective_date=line.booking_date,
+        description=line.description[:1000],
+        source_type="bank_line",
+        source_id=str(line.id),
+        client_id=f"bank-line:{line.id}:{attempt}",
+    )
+    outcome = (await journal.execute(session, [command]))[0]
+    if isinstance(outcome, AutoledgerError):
+        raise outcome
+    return outcome.id
+
+
+async def _announce(session: AsyncSession, record: ProposalRecord, types: list[str]) -> None:
+    payload = ProposalEvent(
+        id=record.id,
+        ledger_id=record.ledger_id,
+        bank_transaction_id=record.bank_transaction_id,
+        status=record.status,  # type: ignore[arg-type]
+        account=record.account_code,
+        top=[Candidate(account=c, probability=p) for c, p in record.top],
+        confidence=record.confidence,
+        source=record.source,  # type: ignore[arg-type]
+        model_version=record.model_version,
+        entry_id=record.entry_id,
+        reviewed_by=record.reviewed_by,
+    )
+    await outbox.append(
+        session, [events.proposal_event(t, record.tenant_id, payload) for t in types]
+    )
+
+
+# --- reviewing --------------------------------------------------------------------------
+
+
+async def get_proposal(
+    session: AsyncSession, tenant_id: uuid.UUID, proposal_id: uuid.UUID, *, lock: bool = False
+) -> ProposalRecord:
+    query = select(ProposalRecord).where(
+        ProposalRecord.id == proposal_id, ProposalRecord.tenant_id == tenant_id
+    )
+    if lock:
+        query = query.with_for_update()
+    record = await session.scalar(query)
+    if record is None:
+        raise ProposalNotFound(f"proposal {proposal_id} not found")
+    return record
+
+
+async def review(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    decision: Review,
+    actor: str,
+) -> ProposalRecord:
+    """Accept or correct a proposal; idempotent (the same decision again changes nothing).
+
+    Accepting books a queued proposal to its top account, or confirms a booked one.
+    Correcting books a queued proposal to the given account, or reverses the entry of a
+    booked one and books the given account. Either way the decision is a label.
+    """
+    record = await get_proposal(session, tenant_id, proposal_id, lock=True)
+    line = await session.get(BankTransactionRecord, record.bank_transaction_id)
+    account = await session.get(BankAccount, record.bank_account_id)
+    if line is None or account is None:
+        raise ProposalNotFound(f"proposal {proposal_id}'s bank line is gone")
+    proposed = record.top[0][0] if record.top else None
+    if decision.action == "accept":
+        if record.status in ("accepted", "corrected") or (
+            record.status == "auto_booked" and record.reviewed_at is not None
+        ):
+            if record.status == "corrected":
+                raise AlreadyReviewed(f"proposal {proposal_id} was corrected; correct it again")
+            return record
+        target = proposed
+        if target is None:
+            raise UnknownAccount("the proposal has no account to accept; correct it instead")
+    else:
+        target = decision.account
+        if record.status != "queued" and record.account_code == target and record.reviewed_at:
+            return record
+    assert target is not None  # noqa: S101 - decided above
+    await _check_account(session, account.ledger_id, target, account.gl_account_id)
+    auto_booked = record.status == "auto_booked"
+    if record.entry_id is not None and record.account_code != target:
+        await _reverse(session, tenant_id, record.entry_id, actor)
+        record.reversed_entry_ids = [*record.reversed_entry_ids, str(record.entry_id)]
+        record.entry_id = None
+    if record.entry_id is None:
+        attempt = len(record.reversed_entry_ids)
+        record.entry_id = await _book(session, line, account, target, actor, attempt=attempt)
+    now = utcnow()
+    record.status = "accepted" if target == proposed else "corrected"
+    if auto_booked and target == proposed:
+        record.status = "auto_booked"  # confirmed as it was
+    record.account_code = target
+    record.reviewed_by, record.reviewed_at, record.updated_at = actor, now, now
+    session.add(
+        LabelRecord(
+            tenant_id=tenant_id,
+            ledger_id=record.ledger_id,
+            proposal_id=record.id,
+            facts=facts_json(line_facts(line)),
+            account_code=target,
+            proposed_code=proposed,
+            confidence=record.confidence,
+            source=record.source,
+            auto_booked=auto_booked,
+            decided_by=actor,
+            decided_at=now,
+        )
+    )
+    if decision.create_rule and decision.action == "correct":
+        contains = decision.rule_contains or line.counterparty_name or line.description
+        await create_rule(
+            session,
+            tenant_id,
+            record.ledger_id,
+            RuleIn(
+                account=target,
+                counterparty_contains=contains if line.counterparty_name else None,
+                description_contains=None if line.counterparty_name else contains[:500],
+            ),
+            actor,
+        )
+    await session.flush()
+    await _announce(session, record, [events.PROPOSAL_REVIEWED.name])
+    return record
+
+
+async def _reverse(
+    session: AsyncSession, tenant_id: uuid.UUID, entry_id: uuid.UUID, actor: str
+) -> None:
+    command = ReverseEntry(
+        tenant_id=tenant_id,
+        entry_id=entry_id,
+        actor=actor,
+        description="Recategorized by review",
+        client_id=f"reverse:{entry_id}",
+    )
+    outcome = (await journal.execute(session, [command]))[0]
+    if isinstance(outcome, AutoledgerError):
+        raise outcome
+
+
+async def _check_account(
+    session: AsyncSession, ledger_id: uuid.UUID, code: str, bank_gl: uuid.UUID
+) -> None:
+    found = await session.scalar(
+        select(Account).where(Account.ledger_id == ledger_id, Account.code == code)
+    )
+    if found is None or found.status != "active":
+        raise UnknownAccount(f"the ledger has no active account {code!r}")
+    if found.id == bank_gl:
+        raise UnknownAccount(f"{code} is the bank account's own ledger account")
+
+
+async def bulk_accept(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    ledger_id: uuid.UUID,
+    ids: Sequence[uuid.UUID],
+    actor: str,
+) -> list[ProposalRecord]:
+    """Accept each proposal (once, in the order given); one failure refuses them all."""
+    accepted = []
+    for proposal_id in dict.fromkeys(ids):
+        record = await get_proposal(session, tenant_id, proposal_id)
+        if record.ledger_id != ledger_id:
+            raise ProposalNotFound(f"proposal {proposal_id} is not in ledger {ledger_id}")
+        accepted.append(
+            await review(session, tenant_id, proposal_id, Review(action="accept"), actor)
+        )
+    return accepted
+
+
+async def queue(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    ledger_id: uuid.UUID,
+    *,
+    status: str | None,
+    bank_account_id: uuid.UUID | None,
+    source: str | None,
+    max_confidence: float | None,
+    after: tuple[int, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[ProposalRecord]:
+    """Proposals of a ledger, largest amount first (the review queue's order: what a wrong
+    booking would misstate most comes first), then oldest."""
+    p = ProposalRecord
+    query = select(p).where(p.tenant_id == tenant_id, p.ledger_id == ledger_id)
+    if status is not None:
+        query = query.where(p.status == status)
+    if bank_account_id is not None:
+        query = query.where(p.bank_account_id == bank_account_id)
+    if source is not None:
+        query = query.where(p.source == source)
+    if max_confidence is not None:
+        query = query.where(p.confidence <= max_confidence)
+    if after is not None:
+        query = query.where((p.impact < after[0]) | ((p.impact == after[0]) & (p.id > after[1])))
+    return (await session.scalars(query.order_by(p.impact.desc(), p.id).limit(limit))).all()
+
+
+async def proposal_out(session: AsyncSession, record: ProposalRecord) -> ProposalOut:
+    line = await session.get(BankTransactionRecord, record.bank_transaction_id)
+    return ProposalOut(
+        id=record.id,
+        ledger_id=record.ledger_id,
+        bank_account_id=record.bank_account_id,
+        bank_transaction_id=record.bank_transaction_id,
+        booking_date=record.booking_date,
+        amount=format_amount(record.amount, currency_scale(record.currency)),
+        currency=record.currency,
+        description=line.description if line is not None else "",
+        counterparty_name=line.counterparty_name if line is not None else None,
+        status=record.status,  # type: ignore[arg-type]
+        top=[Candidate(account=c, probability=p) for c, p in record.top],
+        confidence=record.confidence,
+        source=record.source,  # type: ignore[arg-type]
+        explanation=record.explanation,
+        model_version=record.model_version,
+        account=record.account_code,
+        entry_id=record.entry_id,
+        reviewed_by=record.reviewed_by,
+        reviewed_at=record.reviewed_at,
+        created_at=record.created_at,
+    )
+
+
+# --- rules and settings -------------------------------------------------------------------
+
+
+async def create_rule(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, body: RuleIn, actor: str
+) -> CategorizationRule:
+    bank_gl = None
+    if body.bank_account_id is not None:
+        bank = await session.get(BankAccount, body.bank_account_id)
+        if bank is None or bank.tenant_id != tenant_id or bank.ledger_id != ledger_id:
+            raise InvalidRule(f"bank account {body.bank_account_id} is not in this ledger")
+        bank_gl = bank.gl_account_id
+    await _check_account(session, ledger_id, body.account, bank_gl or uuid.UUID(int=0))
+    conditions: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "description_contains": body.description_contains,
+            "description_regex": body.description_regex,
+            "counterparty_contains": body.counterparty_contains,
+            "counterparty_regex": body.counterparty_regex,
+            "direction": body.direction,
+            "bank_account_id": None if body.bank_account_id is None else str(body.bank_account_id),
+        }.items()
+        if v is not None
+    }
+    for name, value in (("min_amount", body.min_amount), ("max_amount", body.max_amount)):
+        if value is not None:
+            conditions[name] = _rule_amount(name, value)
+    now = utcnow()
+    record = CategorizationRule(
+        tenant_id=tenant_id,
+        ledger_id=ledger_id,
+        priority=body.priority,
+        conditions=conditions,
+        account_code=body.account,
+        counterparty=body.counterparty,
+        tags=list(body.tags),
+        active=True,
+        created_by=actor,
+        updated_at=now,
+    )
+    try:
+        rule_of(record)
+    except ValueError as exc:
+        raise InvalidRule(str(exc)) from None
+    session.add(record)
+    await session.flush()
+    return record
+
+
+def _rule_amount(name: str, value: str) -> int:
+    # Rule amounts are in the minor units of the line's currency; two decimals at most.
+    return parse_amount(value, 2, field=name)
+
+
+async def list_rules(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
+) -> Sequence[CategorizationRule]:
+    r = CategorizationRule
+    return (
+        await session.scalars(
+            select(r)
+            .where(r.tenant_id == tenant_id, r.ledger_id == ledger_id, r.active.is_(True))
+            .order_by(r.priority, r.id)
+        )
+    ).all()
+
+
+async def deactivate_rule(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, rule_id: uuid.UUID
+) -> CategorizationRule:
+    record = await session.get(CategorizationRule, rule_id)
+    if record is None or record.tenant_id != tenant_id or record.ledger_id != ledger_id:
+        raise RuleNotFound(f"rule {rule_id} not found")
+    record.active, record.updated_at = False, utcnow()
+    return record
+
+
+def rule_out(record: CategorizationRule) -> RuleOut:
+    return RuleOut(
+        id=record.id,
+        ledger_id=record.ledger_id,
+        priority=record.priority,
+        account=record.account_code,
+        conditions=record.conditions,
+        counterparty=record.counterparty,
+        tags=record.tags,
+        active=record.active,
+        created_by=record.created_by,
+        created_at=record.created_at,
+    )
+
+
+async def get_settings(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
+) -> SettingsIn:
+    row = await session.scalar(
+        select(CategorizationSettings).where(
+            CategorizationSettings.tenant_id == tenant_id,
+            CategorizationSettings.ledger_id == ledger_id,
+        )
+    )
+    if row is None:
+        return DEFAULTS
+    return SettingsIn(
+        auto_book=row.auto_book,
+        target_precision=row.target_precision,
+        min_feedback=row.min_feedback,
+        retrain_after=row.retrain_after,
+    )
+
+
+async def put_settings(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, body: SettingsIn
+) -> SettingsIn:
+    row = await session.scalar(
+        select(CategorizationSettings)
+        .where(CategorizationSettings.ledger_id == ledger_id)
+        .with_for_update()
+    )
+    now = utcnow()
+    if row is None:
+        row = CategorizationSettings(tenant_id=tenant_id, ledger_id=ledger_id)
+        session.add(row)
+    row.auto_book, row.target_precision = body.auto_book, body.target_precision
+    row.min_feedback, row.retrain_after, row.updated_at = body.min_feedback, body.retrain_after, now
+    await session.flush()
+    return body
+
+
+# --- learning -----------------------------------------------------------------------------
+
+
+async def retrain_ledger(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, *, force: bool = False
+) -> ModelVersionRecord | None:
+    """Train a challenger when ``retrain_after`` labels arrived since the champion was
+    trained (or ``force``); promote it when it beats the champion on the most recent
+    labels. Every trained version is kept, promoted or not, with its metrics."""
+    settings = await get_settings(session, tenant_id, ledger_id)
+    labels = await _labels(session, ledger_id)
+    versions = (
+        await session.scalars(
+            select(ModelVersionRecord)
+            .where(ModelVersionRecord.ledger_id == ledger_id)
+            .order_by(ModelVersionRecord.version)
+        )
+    ).all()
+    last = versions[-1] if versions else None
+    seen = last.last_label_id if last is not None else None
+    fresh = sum(1 for label in labels if seen is None or label.id > seen)
+    if not labels or (not force and fresh < settings.retrain_after):
+        return None
+    champion_row = next((v for v in versions if v.status == "champion"), None)
+    champion = None
+    if champion_row is not None:
+        champion = Champion(
+            model=LinearModel.from_bytes(champion_row.artifact),
+            calibrator=(
+                Calibrator.from_dict(champion_row.calibrator) if champion_row.calibrator else None
+            ),
+            thresholds=Thresholds.from_dict(champion_row.thresholds),
+        )
+    feedback = [feedback_of(label) for label in labels]
+    outcome = await asyncio.to_thread(
+        retrain,
+        feedback,
+        champion=champion,
+        now=utcnow(),
+        target_precision=settings.target_precision,
+        min_feedback=settings.min_feedback,
+        prior_default=prior_default_threshold(),
+    )
+    if outcome.model is None:
+        log.info("categorize.retrain.kept", ledger_id=str(ledger_id), reason=outcome.reason)
+        return None
+    artifact = outcome.model.to_bytes()
+    now = utcnow()
+    record = ModelVersionRecord(
+        tenant_id=tenant_id,
+        ledger_id=ledger_id,
+        version=(last.version + 1) if last is not None else 1,
+        status="champion" if outcome.promote else "challenger",
+        artifact=artifact,
+        artifact_sha256=outcome.model.content_hash,
+        calibrator=None if outcome.calibrator is None else outcome.calibrator.to_dict(),
+        thresholds=(outcome.thresholds or Thresholds()).to_dict(),
+        metrics=outcome.metrics,
+        labels=len(labels),
+        last_label_id=labels[-1].id,
+        window_start=outcome.trained_from,
+        window_end=outcome.trained_to,
+        training_seconds=outcome.training_seconds,
+        decision=outcome.reason,
+        promoted_by="worker" if outcome.promote else None,
+        promoted_at=now if outcome.promote else None,
+    )
+    if outcome.promote and champion_row is not None:
+        champion_row.status = "retired"
+        await session.flush()
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def list_models(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
+) -> Sequence[ModelVersionRecord]:
+    m = ModelVersionRecord
+    return (
+        await session.scalars(
+            select(m).where(m.tenant_id == tenant_id, m.ledger_id == ledger_id).order_by(m.version)
+        )
+    ).all()
+
+
+async def promote(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    ledger_id: uuid.UUID,
+    model_id: uuid.UUID,
+    actor: str,
+) -> ModelVersionRecord:
+    """Make a version the champion (a rollback when it is an older one)."""
+    target = await session.get(ModelVersionRecord, model_id)
+    if target is None or target.tenant_id != tenant_id or target.ledger_id != ledger_id:
+        raise ModelNotFound(f"model version {model_id} not found")
+    if target.status == "champion":
+        return target
+    for row in await list_models(session, tenant_id, ledger_id):
+        if row.status == "champion":
+            row.status = "retired"
+    await session.flush()
+    target.status, target.promoted_by, target.promoted_at = "champion", actor, utcnow()
+    await session.flush()
+    return target
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+async def stats(session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID) -> StatsOut:
+    """Automation and its precision (an auto-booked line later corrected counts against
+    it), the queue, the labels and the champion, overall and per model version."""
+    p = ProposalRecord
+    where = (p.tenant_id == tenant_id, p.ledger_id == ledger_id)
+    rows = (
+        await session.execute(
+            select(
+                p.model_version,
+                func.count(),
+                func.sum(case((p.auto_booked.is_(True), 1), else_=0)),
+                func.sum(case((p.auto_booked.is_(True) & (p.status == "corrected"), 1), else_=0)),
+            )
+            .where(*where)
+            .group_by(p.model_version)
+            .order_by(p.model_version)
+        )
+    ).all()
+    by_version = [
+        VersionStats(
+            model_version=version,
+            proposals=count,
+            auto_booked=int(booked or 0),
+            auto_corrected=int(corrected or 0),
+        )
+        for version, count, booked, corrected in rows
+    ]
+    total = sum(v.proposals for v in by_version)
+    booked = sum(v.auto_booked for v in by_version)
+    corrected = sum(v.auto_corrected for v in by_version)
+    queued, oldest = (
+        await session.execute(
+            select(func.count(), func.min(p.created_at)).where(*where, p.status == "queued")
+        )
+    ).one()
+    labels = await session.scalar(
+        select(func.count())
+        .select_from(LabelRecord)
+        .where(LabelRecord.tenant_id == tenant_id, LabelRecord.ledger_id == ledger_id)
+    )
+    champion = await session.scalar(
+        select(ModelVersionRecord.version).where(
+            ModelVersionRecord.tenant_id == tenant_id,
+            ModelVersionRecord.ledger_id == ledger_id,
+            ModelVersionRecord.status == "champion",
+        )
+    )
+    return StatsOut(
+        ledger_id=ledger_id,
+        proposals=total,
+        auto_booked=booked,
+        automation_rate=None if not total else booked / total,
+        auto_precision=None if not booked else (booked - corrected) / booked,
+        queued=int(queued),
+        oldest_queued_at=oldest,
+        labels=int(labels or 0),
+        champion_version=champion,
+        by_model_version=by_version,
+    )

@@ -1,0 +1,165 @@
+"""The bookkeeping loop through the API: imported lines get proposals, reviews book them,
+corrections re-book and teach, rules book on their own, numbers add up."""
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from autoledger.platform.auth.roles import Role
+from tests.banking.support import BankSetup, bank_account, csv_statement, upload
+from tests.conftest import TenantKeys
+
+JANUARY = [
+    ("2026-01-02", "Coffee Corner", "-3.50"),
+    ("2026-01-05", "ACME Corp invoice 17", "1200.00"),
+    ("2026-01-13", "Office rent January", "-950.00"),
+    ("2026-01-20", "Monthly account fee", "-4.95"),
+]
+
+
+async def all_proposals(
+    client: httpx.AsyncClient, setup: BankSetup, count: int
+) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(200):
+        found = {}
+        for status in ("queued", "auto_booked", "accepted", "corrected"):
+            response = await client.get(
+                f"/v1/ledgers/{setup.ledger_id}/proposals",
+                params={"status": status},
+                headers=setup.tenant.headers(Role.VIEWER),
+            )
+            assert response.status_code == 200, response.text
+            found.update({p["description"]: p for p in response.json()})
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{len(found)} proposals, expected {count}")
+
+
+async def review(
+    client: httpx.AsyncClient, tenant: TenantKeys, proposal_id: str, **body: Any
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/proposals/{proposal_id}/review",
+        json=body,
+        headers=tenant.headers(Role.ACCOUNTANT),
+    )
+
+
+async def test_lines_are_proposed_reviewed_booked_and_learned_from(
+    client: httpx.AsyncClient, tenant: TenantKeys
+) -> None:
+    setup = await bank_account(client, tenant, currency="USD", account_number=None)
+    assert (await upload(client, setup, csv_statement(JANUARY))).status_code in (201, 202)
+    by_text = await all_proposals(client, setup, len(JANUARY))
+    rent = by_text["Office rent January"]
+    assert rent["status"] == "queued"  # no feedback yet: nothing books on its own
+    assert 1 <= len(rent["top"]) <= 3
+    assert rent["amount"] == "-950.00"
+    assert rent["source"] in ("prior", "model", "memory", "rule")
+
+    # A correction books the line where the reviewer says, and makes a rule of it.
+    corrected = await review(
+        client,
+        tenant,
+        rent["id"],
+        action="correct",
+        account="6100",
+        create_rule=True,
+        rule_contains="office rent",
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["status"] == "corrected"
+    assert corrected.json()["account"] == "6100"
+    entry_id = corrected.json()["entry_id"]
+    entry = await client.get(f"/v1/entries/{entry_id}", headers=tenant.headers(Role.VIEWER))
+    assert entry.status_code == 200, entry.text
+    accounts = await client.get(
+        f"/v1/ledgers/{setup.ledger_id}/accounts", headers=tenant.headers(Role.VIEWER)
+    )
+    code_of = {a["id"]: a["code"] for a in accounts.json()["data"]}
+    legs = {
+        (code_of[p["account_id"]], p["direction"], p["amount"]) for p in entry.json()["postings"]
+    }
+    assert legs == {("1110", "credit", "950.00"), ("6100", "debit", "950.00")}
+    assert entry.json()["actor"].startswith("key:")
+    assert entry.json()["source"] == {"type": "bank_line", "id": rent["bank_transaction_id"]}
+
+    # The same decision again changes nothing (no second entry).
+    again = await review(
+        client, tenant, rent["id"], action="correct", account="6100", create_rule=True
+    )
+    assert again.status_code == 200
+    assert again.json()["entry_id"] == entry_id
+
+    # A second correction reverses the first booking and books anew.
+    moved = await review(client, tenant, rent["id"], action="correct", account="6830")
+    assert moved.status_code == 200
+    assert moved.json()["entry_id"] != entry_id
+    entries = await client.get(
+        f"/v1/ledgers/{setup.ledger_id}/entries",
+        params={"limit": "100"},
+        headers=tenant.headers(Role.VIEWER),
+    )
+    assert entry_id in {e["reverses_id"] for e in entries.json()["data"]}
+
+    # Acceptance books the top proposal.
+    fee = by_text["Monthly account fee"]
+    accepted = await review(client, tenant, fee["id"], action="accept")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "accepted"
+    assert accepted.json()["account"] == fee["top"][0]["account"]
+
+    # The rule made from the correction books next month's rent on its own.
+    february = [("2026-02-13", "Office rent February", "-950.00")]
+    assert (await upload(client, setup, csv_statement(february))).status_code in (201, 202)
+    by_text = await all_proposals(client, setup, len(JANUARY) + 1)
+    next_rent = by_text["Office rent February"]
+    assert next_rent["source"] == "rule"
+    assert next_rent["status"] == "auto_booked"
+    assert next_rent["account"] == "6100"
+
+    stats = await client.get(
+        "/v1/bookkeeping/stats",
+        params={"ledger_id": setup.ledger_id},
+        headers=tenant.headers(Role.VIEWER),
+    )
+    assert stats.status_code == 200, stats.text
+    numbers = stats.json()
+    assert numbers["proposals"] == 5
+    assert numbers["auto_booked"] == 1
+    assert numbers["automation_rate"] == 0.2
+    assert numbers["auto_precision"] == 1.0
+    assert numbers["queued"] == 2
+    assert numbers["labels"] == 3  # two corrections and an acceptance; the repeat is none
+    rules = await client.get(
+        f"/v1/ledgers/{setup.ledger_id}/categorization-rules",
+        headers=tenant.headers(Role.VIEWER),
+    )
+    assert [r["account"] for r in rules.json()] == ["6100"]
+
+
+async def test_bad_reviews_are_refused_with_a_problem(
+    client: httpx.AsyncClient, tenant: TenantKeys
+) -> None:
+    setup = await bank_account(client, tenant, currency="USD", account_number=None)
+    await upload(client, setup, csv_statement(JANUARY[:1]))
+    coffee = (await all_proposals(client, setup, 1))["Coffee Corner"]
+    no_account = await review(client, tenant, coffee["id"], action="correct")
+    assert no_account.status_code == 422
+    unknown = await review(client, tenant, coffee["id"], action="correct", account="8888")
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "categorize.unknown_account"
+    own = await review(client, tenant, coffee["id"], action="correct", account="1110")
+    assert own.json()["code"] == "categorize.unknown_account"
+    missing = await review(client, tenant, "00000000-0000-7000-8000-000000000000", action="accept")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "categorize.proposal_not_found"
+    viewer = await client.post(
+        f"/v1/proposals/{coffee['id']}/review",
+        json={"action": "accept"},
+        headers=tenant.headers(Role.VIEWER),
+    )
+    assert viewer.status_code == 403
