@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoledger.banking.pipeline import Importer
 from autoledger.banking.worker import ImportWorker
-from autoledger.categorize.consumers import retrain_due
+from autoledger.categorize.consumers import retrain_due, serve_metrics
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.tenancy import system_settings, tenant_sessionmaker
 from autoledger.kit.errors import describe
@@ -78,6 +78,7 @@ class Runtime:
         system = create_sessionmaker(system_engine)
         metrics = HttpMetrics()
         event_metrics = EventMetrics(registry=metrics.registry)
+        serve_metrics(metrics.registry)
         writer = JournalWriter(
             sessionmaker,
             max_group=settings.writer_max_group,

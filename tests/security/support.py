@@ -3,11 +3,18 @@ name by id, built through the API (plus the two rows no API call creates on dema
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.banking.tables import BankTransactionRecord
+from autoledger.categorize import service
+from autoledger.categorize.features import LineFacts
+from autoledger.categorize.model import LabelledExample, train_model
+from autoledger.categorize.tables import ModelVersionRecord
 from autoledger.kit.clock import utcnow
 from autoledger.platform.webhooks.tables import WebhookDelivery
 from tests.conftest import TenantKeys
@@ -34,6 +41,9 @@ class World:
     bank_account_id: str
     import_id: str
     profile_name: str
+    proposal_id: str
+    rule_id: str
+    model_id: str
 
     def ids(self) -> set[str]:
         """Every id of this world, tenant included, in canonical (hyphenated, lower) form."""
@@ -50,6 +60,9 @@ class World:
             self.key_id,
             self.bank_account_id,
             self.import_id,
+            self.proposal_id,
+            self.rule_id,
+            self.model_id,
         }
 
     def path_params(self) -> dict[str, str]:
@@ -65,6 +78,9 @@ class World:
             "bank_account_id": self.bank_account_id,
             "import_id": self.import_id,
             "name": self.profile_name,
+            "proposal_id": self.proposal_id,
+            "rule_id": self.rule_id,
+            "model_id": self.model_id,
         }
 
 
@@ -145,6 +161,12 @@ async def build_world(
     assert imported.status_code == 201, imported.text
     profile = await http.put("/v1/csv-profiles/my-bank", json=CSV_PROFILE, headers=tenant.headers())
     assert profile.status_code == 200, profile.text
+    rule = await _created(
+        http,
+        tenant,
+        f"/v1/ledgers/{ledger['id']}/categorization-rules",
+        {"account": "4000", "description_contains": "refund"},
+    )
     return World(
         tenant=tenant,
         ledger_id=ledger["id"],
@@ -159,4 +181,55 @@ async def build_world(
         bank_account_id=bank["id"],
         import_id=imported.json()["id"],
         profile_name="my-bank",
+        proposal_id=await _proposal(sm, tenant, imported.json()["id"]),
+        rule_id=rule["id"],
+        model_id=await _model(sm, tenant, uuid.UUID(ledger["id"])),
     )
+
+
+async def _proposal(
+    sm: async_sessionmaker[AsyncSession], tenant: TenantKeys, import_id: str
+) -> str:
+    """The imported line's proposal (made here when no worker runs in the app; the same
+    one the consumer makes, or made, when one does: proposing is idempotent)."""
+    async with sm() as session, session.begin():
+        line = await session.scalar(
+            select(BankTransactionRecord.id).where(
+                BankTransactionRecord.import_id == uuid.UUID(import_id)
+            )
+        )
+        assert line is not None
+        proposal = await service.propose_for_line(session, service.StateCache(), tenant.id, line)
+        assert proposal is not None
+        return str(proposal.id)
+
+
+async def _model(
+    sm: async_sessionmaker[AsyncSession], tenant: TenantKeys, ledger_id: uuid.UUID
+) -> str:
+    """A trained model version (retired: the tenant keeps proposing with the prior)."""
+    facts = LineFacts("Coffee", None, -350, "USD", date(2026, 1, 2), "bank")
+    model = train_model([LabelledExample(facts, "4000", date(2026, 1, 2))])
+    async with sm() as session:
+        record = ModelVersionRecord(
+            tenant_id=tenant.id,
+            ledger_id=ledger_id,
+            version=1,
+            status="retired",
+            artifact=model.to_bytes(),
+            artifact_sha256=model.content_hash,
+            calibrator=None,
+            thresholds={},
+            metrics={},
+            labels=1,
+            last_label_id=None,
+            window_start=None,
+            window_end=None,
+            training_seconds=0.0,
+            decision="arranged by the test",
+            promoted_by=None,
+            promoted_at=None,
+        )
+        session.add(record)
+        await session.commit()
+        return str(record.id)

@@ -49,6 +49,16 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
         "files": {"file": ("x.csv", b"Date,Description,Amount\n2026-01-03,Tea,-2.00\n")}
     },
     "PUT /v1/csv-profiles/{name}": {"json": CSV_PROFILE},
+    "POST /v1/ledgers/{ledger_id}/categorization-rules": {
+        "json": {"account": "4000", "description_contains": "stolen"}
+    },
+    "PUT /v1/ledgers/{ledger_id}/categorization-settings": {"json": {"auto_book": False}},
+    "POST /v1/ledgers/{ledger_id}/models/retrain": {},
+    "POST /v1/ledgers/{ledger_id}/models/{model_id}/promote": {},
+    "POST /v1/ledgers/{ledger_id}/proposals/bulk-accept": {
+        "json": {"ids": ["00000000-0000-7000-8000-000000000001"]}
+    },
+    "POST /v1/proposals/{proposal_id}/review": {"json": {"action": "accept"}},
 }
 # Routes keyed by a name the caller chooses: B writing "my-bank" makes B's own profile (200),
 # reading it reads B's own, and A's stays as it was (the snapshot checks it).
@@ -80,6 +90,10 @@ async def snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
         f"/v1/bank-accounts/{world.bank_account_id}/imports",
         f"/v1/imports/{world.import_id}",
         f"/v1/csv-profiles/{world.profile_name}",
+        f"/v1/proposals/{world.proposal_id}",
+        f"/v1/ledgers/{world.ledger_id}/categorization-rules",
+        f"/v1/ledgers/{world.ledger_id}/categorization-settings",
+        f"/v1/ledgers/{world.ledger_id}/models",
     ]
     seen: dict[str, Any] = {}
     for url in urls:

@@ -20,6 +20,7 @@ from autoledger.api.deps import (
 from autoledger.api.problems import responses
 from autoledger.api.writes import write
 from autoledger.categorize import schemas, service
+from autoledger.categorize.consumers import STATES
 from autoledger.categorize.errors import (
     AlreadyReviewed,
     InvalidRule,
@@ -28,6 +29,7 @@ from autoledger.categorize.errors import (
     RuleNotFound,
     UnknownAccount,
 )
+from autoledger.categorize.tables import ProposalRecord
 from autoledger.kit.errors import InvalidCursor
 from autoledger.ledger.errors import LedgerNotFound
 from autoledger.ledger.service import get_ledger
@@ -102,6 +104,8 @@ async def review_proposal(
         record = await service.review(
             session, principal.tenant_id, proposal_id, body, principal.actor
         )
+        decision = "accepted" if record.account_code == _top(record) else "corrected"
+        STATES.metrics.reviews.labels(decision, str(record.auto_booked).lower()).inc()
         return await service.proposal_out(session, record)
 
     return await write(request, principal, session, 200, work)
@@ -289,10 +293,19 @@ async def promote(
     responses=responses(LedgerNotFound),
 )
 async def stats(
-    ledger_id: uuid.UUID, principal: BookkeepingReader, session: Session
+    principal: BookkeepingReader,
+    session: Session,
+    ledger_id: Annotated[
+        uuid.UUID | None, Query(description="One ledger; all the tenant's when omitted")
+    ] = None,
 ) -> schemas.StatsOut:
-    await get_ledger(session, principal.tenant_id, ledger_id)
+    if ledger_id is not None:
+        await get_ledger(session, principal.tenant_id, ledger_id)
     return await service.stats(session, principal.tenant_id, ledger_id)
+
+
+def _top(record: ProposalRecord) -> str | None:
+    return str(record.top[0][0]) if record.top else None
 
 
 def _cursor(value: str | None) -> tuple[int, uuid.UUID] | None:

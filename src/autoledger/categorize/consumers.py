@@ -4,12 +4,15 @@ retraining of each ledger's model as labels come in."""
 import uuid
 
 import structlog
-from sqlalchemy import select
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.banking.events import TRANSACTION_IMPORTED
 from autoledger.categorize import service
-from autoledger.categorize.tables import LabelRecord
+from autoledger.categorize.metrics import BookkeepingMetrics
+from autoledger.categorize.tables import LabelRecord, ProposalRecord
+from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import describe
 from autoledger.platform.events.consumers import Consumer
 from autoledger.platform.events.envelope import Event
@@ -22,7 +25,13 @@ STATES = service.StateCache()
 
 async def propose(session: AsyncSession, event: Event) -> None:
     """Propose (and, when the policy allows, book) the line the event announces."""
-    await service.propose_for_line(session, STATES, event.tenant, uuid.UUID(event.data["id"]))
+    with STATES.metrics.latency.time():
+        await service.propose_for_line(session, STATES, event.tenant, uuid.UUID(event.data["id"]))
+
+
+def serve_metrics(registry: CollectorRegistry) -> None:
+    """Report this process's bookkeeping metrics on ``registry`` (the app's /metrics)."""
+    STATES.metrics = BookkeepingMetrics(registry=registry)
 
 
 CONSUMERS = [
@@ -36,11 +45,21 @@ CONSUMERS = [
 
 async def retrain_due(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """Retrain every ledger with enough new labels, each in its own transaction. A failure
-    is logged and never stops booking: proposals keep the champion (or rules and queue)."""
+    is logged and never stops booking: proposals keep the champion (or rules and queue).
+    Also refreshes the queue gauges."""
     async with sessionmaker() as session:
         ledgers = (
             await session.execute(select(LabelRecord.tenant_id, LabelRecord.ledger_id).distinct())
         ).all()
+        queued, oldest = (
+            await session.execute(
+                select(func.count(), func.min(ProposalRecord.created_at)).where(
+                    ProposalRecord.status == "queued"
+                )
+            )
+        ).one()
+    STATES.metrics.queued.set(queued)
+    STATES.metrics.queue_age.set(0 if oldest is None else (utcnow() - oldest).total_seconds())
     for tenant_id, ledger_id in ledgers:
         try:
             async with sessionmaker() as session, session.begin():

@@ -310,7 +310,8 @@ def retrain(
     """Train a challenger on the older feedback, judge it against the champion on the most
     recent ``holdout_fraction``, and on promotion return the model retrained on all feedback.
 
-    Both models are judged at the operating point in force: the champion's calibrator and
+    Both models are judged on the holdout lines newer than the champion's training window,
+    at the operating point in force: the champion's calibrator and
     model threshold (nothing auto-books when there is none). On promotion the calibrator is
     fitted on the challenger's holdout predictions, and the model threshold is chosen on
     those calibrated predictions, since the model's past confidences on the tenant's
@@ -345,23 +346,31 @@ def retrain(
     operating = champion.thresholds.model if champion is not None else None
     threshold = float("inf") if operating is None else operating
     in_force = champion.calibrator if champion is not None else None
-    challenger_predictions = [_calibrated_top(p, in_force) for p in raw]
     if champion is not None:
-        champion_predictions = [
-            _calibrated_top(champion.model.predict(item.facts), in_force) for item in holdout
-        ]
-        comparison = compare(champion_predictions, challenger_predictions, truth, threshold)
+        # judge both only on lines neither learned from: the champion was trained on all
+        # feedback up to its own ``trained_to``, which may reach into this holdout
+        learned_to = str(champion.model.metadata.get("trained_to", ""))
+        unseen = [i for i, item in enumerate(holdout) if item.when.date().isoformat() > learned_to]
+        if not unseen:
+            return outcome("no holdout feedback newer than the champion's training", {})
+        comparison = compare(
+            [_calibrated_top(champion.model.predict(holdout[i].facts), in_force) for i in unseen],
+            [_calibrated_top(raw[i], in_force) for i in unseen],
+            [truth[i] for i in unseen],
+            threshold,
+        )
         metrics: dict[str, Any] = {
             "champion": _metrics(comparison.champion),
             "challenger": _metrics(comparison.challenger),
             "threshold": operating,
             "training_examples": len(training),
-            "holdout_examples": len(holdout),
+            "holdout_examples": len(unseen),
         }
         if not comparison.challenger_wins:
             return outcome("the challenger does not beat the champion on the holdout", metrics)
         reason = "the challenger beats the champion on the holdout"
     else:
+        challenger_predictions = [_calibrated_top(p, in_force) for p in raw]
         comparison = compare(challenger_predictions, challenger_predictions, truth, threshold)
         metrics = {
             "champion": None,
@@ -371,6 +380,8 @@ def retrain(
             "holdout_examples": len(holdout),
         }
         reason = "first model"
+    # the calibrator and the model threshold see the whole holdout: none of it is in the
+    # challenger's training part
     pairs = [(p[0][1], p[0][0] == true) for p, true in zip(raw, truth, strict=True) if p]
     calibrator = fit_calibrator(pairs)
     calibrated = [(calibrator.calibrate(score), ok) for score, ok in pairs]

@@ -143,7 +143,7 @@ class VersionStats(ResponseModel):
 
 
 class StatsOut(ResponseModel):
-    ledger_id: uuid.UUID
+    ledger_id: uuid.UUID | None
     proposals: int
     auto_booked: int
     automation_rate: float | None

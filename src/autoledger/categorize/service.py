@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.banking.statement import currency_scale
@@ -42,6 +43,7 @@ from autoledger.categorize.learning import (
     should_auto_book,
 )
 from autoledger.categorize.memory import CounterpartyMemory, MemoryLabel
+from autoledger.categorize.metrics import BookkeepingMetrics
 from autoledger.categorize.model import LinearModel
 from autoledger.categorize.prior import Prior
 from autoledger.categorize.proposer import Proposal, propose
@@ -107,6 +109,7 @@ class StateCache:
     its counterparty memory on the next use, so memory is always current."""
 
     states: dict[uuid.UUID, LedgerState] = field(default_factory=dict)
+    metrics: BookkeepingMetrics = field(default_factory=BookkeepingMetrics)
 
     async def get(
         self, session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
@@ -362,7 +365,14 @@ async def propose_for_line(
         auto_booked=False,
         updated_at=now,
     )
-    session.add(record)
+    try:
+        async with session.begin_nested():  # a concurrent delivery may have made it first
+            session.add(record)
+            await session.flush()
+    except IntegrityError:
+        return await session.scalar(
+            select(ProposalRecord).where(ProposalRecord.bank_transaction_id == line_id)
+        )
     news = [events.PROPOSAL_CREATED.name]
     target = proposal.account
     bookable = (
@@ -380,6 +390,7 @@ async def propose_for_line(
             record.status, record.account_code = "auto_booked", target
             record.auto_booked = True
             news.append(events.PROPOSAL_AUTO_BOOKED.name)
+    cache.metrics.proposals.labels(record.source, record.status).inc()
     await session.flush()
     await _announce(session, record, news)
     return record
@@ -900,11 +911,16 @@ async def promote(
 # --- numbers ------------------------------------------------------------------------------
 
 
-async def stats(session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID) -> StatsOut:
+async def stats(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID | None
+) -> StatsOut:
     """Automation and its precision (an auto-booked line later corrected counts against
-    it), the queue, the labels and the champion, overall and per model version."""
+    it), the queue, the labels and the champion, per model version; of one ledger, or of
+    all the tenant's (``ledger_id`` None: no champion is named then)."""
     p = ProposalRecord
-    where = (p.tenant_id == tenant_id, p.ledger_id == ledger_id)
+    where: tuple[Any, ...] = (p.tenant_id == tenant_id,)
+    if ledger_id is not None:
+        where = (*where, p.ledger_id == ledger_id)
     rows = (
         await session.execute(
             select(
@@ -935,18 +951,20 @@ async def stats(session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUI
             select(func.count(), func.min(p.created_at)).where(*where, p.status == "queued")
         )
     ).one()
-    labels = await session.scalar(
-        select(func.count())
-        .select_from(LabelRecord)
-        .where(LabelRecord.tenant_id == tenant_id, LabelRecord.ledger_id == ledger_id)
-    )
-    champion = await session.scalar(
-        select(ModelVersionRecord.version).where(
-            ModelVersionRecord.tenant_id == tenant_id,
-            ModelVersionRecord.ledger_id == ledger_id,
-            ModelVersionRecord.status == "champion",
+    label_query = select(func.count()).select_from(LabelRecord)
+    label_query = label_query.where(LabelRecord.tenant_id == tenant_id)
+    if ledger_id is not None:
+        label_query = label_query.where(LabelRecord.ledger_id == ledger_id)
+    labels = await session.scalar(label_query)
+    champion = None
+    if ledger_id is not None:
+        champion = await session.scalar(
+            select(ModelVersionRecord.version).where(
+                ModelVersionRecord.tenant_id == tenant_id,
+                ModelVersionRecord.ledger_id == ledger_id,
+                ModelVersionRecord.status == "champion",
+            )
         )
-    )
     return StatsOut(
         ledger_id=ledger_id,
         proposals=total,
