@@ -53,6 +53,10 @@ clean:
 bench-ledger: install
 	$(BIN)/python -m bench.ledger
 
+.PHONY: bench-categorize
+bench-categorize: install
+	$(BIN)/python -m bench.categorize
+
 .PHONY: bench-demo
 # Demo company generation: ~1,000,000 bank lines into a temp dir (LINES, FORMATS to change).
 bench-demo: install
@@ -70,4 +74,4 @@ bench-events: install
 bench-ingest: install
 	$(BIN)/python -m bench.ingest
 
-bench: bench-ledger bench-events bench-demo bench-ingest
+bench: bench-ledger bench-events bench-demo bench-ingest bench-categorize
