@@ -375,13 +375,13 @@ async def propose_for_line(
         )
     news = [events.PROPOSAL_CREATED.name]
     target = proposal.account
-    bookable = (
+    if (
         target is not None
         and target in state.codes
-        and state.codes[target] != account.gl_account_id
-    )
-    if bookable and state.settings.auto_book and should_auto_book(proposal, state.thresholds):
-        assert target is not None  # noqa: S101 - bookable says so
+        and state.codes[target] != account.gl_account_id  # never the bank against itself
+        and state.settings.auto_book
+        and should_auto_book(proposal, state.thresholds)
+    ):
         try:
             record.entry_id = await _book(session, line, account, target, _actor(proposal))
         except AutoledgerError as exc:  # a closed period, a balance constraint: a person decides
@@ -520,7 +520,8 @@ async def review(
         target = decision.account
         if record.status != "queued" and record.account_code == target and record.reviewed_at:
             return record
-    assert target is not None  # noqa: S101 - decided above
+    if target is None:  # the request model requires an account for a correction
+        raise UnknownAccount("a correction names the account")
     await _check_account(session, account.ledger_id, target, account.gl_account_id)
     auto_booked = record.status == "auto_booked"
     if record.entry_id is not None and record.account_code != target:
