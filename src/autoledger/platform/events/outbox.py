@@ -90,7 +90,7 @@ def announce_sql(*, rows: str, id_sql: str, subject_sql: str, data_sql: str, ord
         f" || CAST(:event_tail AS text) || CAST({data_sql} AS text) || '}}', 'UTF8')"
     )
     return (
-        "INSERT INTO event_outbox"  # noqa: S608 - the caller's constant SQL
+        "INSERT INTO event_outbox"  # noqa: S608 - the caller's constant SQL  # nosec B608
         " (event_id, dedup_id, tenant_id, type, ordering_key, body, created_at, attempts)"
         f" SELECT {id_sql}, CAST({id_sql} AS text), CAST(:event_tenant AS uuid),"
         " CAST(:event_type AS text), CAST(:event_partitionkey AS text),"
