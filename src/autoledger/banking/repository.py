@@ -43,8 +43,19 @@ LINE_COLUMNS = (
     "raw",
     "dedup_key",
 )
-_SQL_TYPES = ("uuid", "int4", "int4", "date", "date", "int8", *["text"] * 6, "int8", "jsonb")
-_SQL_TYPES = (*_SQL_TYPES, "text", "text")
+_SQL_TYPES = (
+    "uuid",
+    "int4",
+    "int4",
+    "date",
+    "date",
+    "int8",
+    *["text"] * 6,
+    "int8",
+    "jsonb",
+    "text",
+    "text",
+)
 
 
 @dataclass(slots=True)

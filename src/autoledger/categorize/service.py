@@ -586,7 +586,7 @@ async def _reverse(
 
 
 async def _check_account(
-    session: AsyncSession, ledger_id: uuid.UUID, code: str, bank_gl: uuid.UUID
+    session: AsyncSession, ledger_id: uuid.UUID, code: str, bank_gl: uuid.UUID | None
 ) -> None:
     found = await session.scalar(
         select(Account).where(Account.ledger_id == ledger_id, Account.code == code)
@@ -683,7 +683,7 @@ async def create_rule(
         if bank is None or bank.tenant_id != tenant_id or bank.ledger_id != ledger_id:
             raise InvalidRule(f"bank account {body.bank_account_id} is not in this ledger")
         bank_gl = bank.gl_account_id
-    await _check_account(session, ledger_id, body.account, bank_gl or uuid.UUID(int=0))
+    await _check_account(session, ledger_id, body.account, bank_gl)
     conditions: dict[str, Any] = {
         k: v
         for k, v in {
@@ -811,7 +811,6 @@ async def retrain_ledger(
     trained (or ``force``); promote it when it beats the champion on the most recent
     labels. Every trained version is kept, promoted or not, with its metrics."""
     settings = await get_settings(session, tenant_id, ledger_id)
-    labels = await _labels(session, ledger_id)
     versions = (
         await session.scalars(
             select(ModelVersionRecord)
@@ -820,9 +819,16 @@ async def retrain_ledger(
         )
     ).all()
     last = versions[-1] if versions else None
-    seen = last.last_label_id if last is not None else None
-    fresh = sum(1 for label in labels if seen is None or label.id > seen)
-    if not labels or (not force and fresh < settings.retrain_after):
+    # Counted in the database first: the housekeeping loop asks every round, and most
+    # rounds have too few new labels to load them all.
+    fresh_query = select(func.count()).where(LabelRecord.ledger_id == ledger_id)
+    if last is not None and last.last_label_id is not None:
+        fresh_query = fresh_query.where(LabelRecord.id > last.last_label_id)
+    fresh = int(await session.scalar(fresh_query) or 0)
+    if not force and fresh < settings.retrain_after:
+        return None
+    labels = await _labels(session, ledger_id)
+    if not labels:
         return None
     champion_row = next((v for v in versions if v.status == "champion"), None)
     champion = None
