@@ -127,19 +127,16 @@ async def test_a_relay_killed_mid_batch_loses_nothing_and_applies_everything_onc
         )
         try:
             with spawned(["worker", "--no-consumers"], env, tmp_path / "relay-1.log") as first:
-                while await unsent(sm) > total - 1500:  # well under way, far from done
+                # Well under way, far from done, and holding a leased batch right now (the
+                # relay spends most of its time publishing a leased batch, but not all).
+                while await unsent(sm) > total - 1500 or not await leased_now(sm):
                     assert first.poll() is None, "the relay died by itself"
                     await asyncio.sleep(0.01)
                 first.send_signal(signal.SIGKILL)
                 first.wait()
             left = await unsent(sm)
             assert 0 < left < total, "the kill should land mid-stream"
-            async with sm() as session:
-                leased = await session.scalar(
-                    select(func.count()).where(
-                        OutboxRecord.lease_owner.is_not(None), OutboxRecord.published_at.is_(None)
-                    )
-                )
+            leased = await leased_now(sm)
             with spawned(["worker", "--no-consumers"], env, tmp_path / "relay-2.log"):
                 await wait_for(lambda: len(effects.calls) == total, timeout=90)
                 await wait_for(lambda: runner.stats.processed == total, timeout=30)
@@ -152,6 +149,16 @@ async def test_a_relay_killed_mid_batch_loses_nothing_and_applies_everything_onc
             await subscription.stop()
             await bus.delete_namespace()
             await bus.close()
+
+
+async def leased_now(sm: async_sessionmaker[AsyncSession]) -> int:
+    async with sm() as session:
+        count = await session.scalar(
+            select(func.count()).where(
+                OutboxRecord.lease_owner.is_not(None), OutboxRecord.published_at.is_(None)
+            )
+        )
+    return int(count or 0)
 
 
 @contextmanager
