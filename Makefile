@@ -57,6 +57,16 @@ bench-ledger: install
 bench-categorize: install
 	$(BIN)/python -m bench.categorize
 
+.PHONY: bench-reconcile
+# Reconciliation quality on the Simulator company and matching at 10k/100k/1M (see docs/benchmarks.md).
+bench-reconcile: install
+	$(BIN)/python -m bench.reconcile
+
+.PHONY: match-prior
+# Rebuild the matcher's shipped prior from its own universe of names (scripts/build_match_prior.py).
+match-prior: install
+	$(BIN)/python -m scripts.build_match_prior
+
 .PHONY: bench-demo
 # Demo company generation: ~1,000,000 bank lines into a temp dir (LINES, FORMATS to change).
 bench-demo: install
@@ -74,4 +84,4 @@ bench-events: install
 bench-ingest: install
 	$(BIN)/python -m bench.ingest
 
-bench: bench-ledger bench-events bench-demo bench-ingest bench-categorize
+bench: bench-ledger bench-events bench-demo bench-ingest bench-categorize bench-reconcile

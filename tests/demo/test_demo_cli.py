@@ -123,6 +123,11 @@ def test_ground_truth_covers_every_line_with_chart_accounts(generated: Path) -> 
         assert sum(m["amount"] for m in matches) == record["amount"]
         for m in matches:
             assert m["kind"] not in ("invoice", "bill") or m["id"] in items
+        if any(m["kind"] == "writeoff" for m in matches):
+            assert {m["kind"] for m in matches} in ({"invoice", "writeoff"}, {"bill", "writeoff"})
+    writeoffs = {m["id"] for r in lines for m in r["matches"] if m["kind"] == "writeoff"}
+    assert writeoffs
+    assert writeoffs <= {"bank_fee", "discount", "fx_difference", "rounding"}
     where = {(r["line_id"], r["statement"]) for r in lines}
     for record in truth:
         if record["type"] == "duplicate":

@@ -1,12 +1,14 @@
 """The simulated company: deterministic, balanced, and true to its own ground truth."""
 
+import hashlib
 import itertools
+import math
 from collections import defaultdict
 from datetime import date
 
 import pytest
 
-from autoledger.demo.model import Company, Statement
+from autoledger.demo.model import Company, LineTruth, Statement, StatementLine
 from autoledger.demo.simulator import simulate
 from autoledger.ledger.chart import load_template
 
@@ -218,3 +220,147 @@ def test_a_shortfall_savings_cannot_cover_is_lent_by_the_owners_and_repaid() -> 
         if line.description.startswith("LOAN"):
             assert truth[line.id].gl_account == "2730"
             assert truth[line.id].matches[0].kind == "owner_loan"
+
+
+# --- settlement differences: fees, discounts, FX and rounding -----------------------------
+
+WRITEOFFS = {"bank_fee", "discount", "fx_difference", "rounding"}
+
+
+@pytest.fixture(scope="module")
+def year() -> Company:
+    return simulate(2024, 12, scale=2)
+
+
+def _written_off(company: Company) -> list[tuple[str, StatementLine, LineTruth]]:
+    """(account id, line, truth) of every line with a write-off."""
+    truth = {t.line_id: t for t in company.truths}
+    return [
+        (s.account.id, line, truth[line.id])
+        for s in company.statements
+        for line in s.lines
+        if any(m.kind == "writeoff" for m in truth[line.id].matches)
+    ]
+
+
+def test_every_settlement_difference_occurs_beside_the_items_it_closes(year: Company) -> None:
+    written_off = _written_off(year)
+    seen = {m.id for _, _, t in written_off for m in t.matches if m.kind == "writeoff"}
+    assert seen == WRITEOFFS
+    rounded = {
+        m.kind
+        for _, _, t in written_off
+        for m in t.matches
+        if any(w.id == "rounding" for w in t.matches) and m.kind != "writeoff"
+    }
+    assert rounded == {"invoice", "bill"}
+    for _, line, truth in written_off:
+        [writeoff] = [m for m in truth.matches if m.kind == "writeoff"]
+        items = [m for m in truth.matches if m.kind != "writeoff"]
+        assert items
+        assert {m.kind for m in items} in ({"invoice"}, {"bill"})
+        assert sum(m.amount for m in truth.matches) == line.amount
+        assert line.amount == sum(m.amount for m in items) + writeoff.amount
+
+
+def test_settlement_differences_stay_within_their_bounds(year: Company) -> None:
+    items = {i.id: i for i in year.open_items}
+    foreign = year.accounts[2].id
+    for account, line, truth in _written_off(year):
+        [writeoff] = [m for m in truth.matches if m.kind == "writeoff"]
+        settled = [m for m in truth.matches if m.kind != "writeoff"]
+        base = abs(sum(m.amount for m in settled))
+        if writeoff.id == "bank_fee":
+            assert account == foreign
+            assert 10_00 <= -writeoff.amount <= 25_00
+            assert writeoff.amount % 100 == 0  # whole units of the currency
+            continue
+        [item] = [items[m.id] for m in settled]  # the others settle one item in full
+        assert base == item.amount
+        if writeoff.id == "discount":
+            assert account == "operating"
+            assert writeoff.amount == -round(item.amount * 0.02)
+            assert 0 <= (line.booking_date - item.issue_date).days <= 10
+        elif writeoff.id == "fx_difference":
+            assert account == "operating"
+            assert 0 < abs(writeoff.amount) <= max(1, math.ceil(item.amount * 0.004))
+        else:
+            assert 1 <= abs(writeoff.amount) <= 5
+
+
+def test_written_off_items_count_as_paid_in_full(year: Company) -> None:
+    items = {i.id: i for i in year.open_items}
+    paid: dict[str, int] = defaultdict(int)
+    for truth in year.truths:
+        for m in truth.matches:
+            if m.kind in ("invoice", "bill"):
+                paid[m.id] += abs(m.amount)
+    for item in year.open_items:
+        assert item.paid_amount == paid.get(item.id, 0)
+    for _, _, truth in _written_off(year):
+        for m in truth.matches:
+            if m.kind in ("invoice", "bill") and items[m.id].fate == "paid":
+                assert items[m.id].status == "paid"
+                assert items[m.id].paid_amount == items[m.id].amount
+
+
+def test_settlement_differences_leave_every_other_line_as_it_was(year: Company) -> None:
+    exact = simulate(2024, 12, scale=2, settlement_differences=False)
+    assert not _written_off(exact)
+    assert exact.open_items == year.open_items
+    assert exact.payouts == year.payouts
+    before = {x.id: x for s in exact.statements for x in s.lines}
+    after = {x.id: x for s in year.statements for x in s.lines}
+    assert sorted(before) == sorted(after)
+    truth = {t.line_id: t for t in year.truths}
+    truth_before = {t.line_id: t for t in exact.truths}
+    for line_id, line in after.items():
+        old = before[line_id]
+        writeoffs = [m for m in truth[line_id].matches if m.kind == "writeoff"]
+        if not writeoffs:
+            assert line == old
+            assert truth[line_id] == truth_before[line_id]
+            continue
+        assert truth[line_id].matches == (*truth_before[line_id].matches, *writeoffs)
+        assert line.amount == old.amount + writeoffs[0].amount
+        assert (line.description, line.counterparty, line.reference) == (
+            old.description,
+            old.counterparty,
+            old.reference,
+        )
+        if writeoffs[0].id == "discount":
+            assert line.booking_date <= old.booking_date
+        else:
+            assert line.booking_date == old.booking_date
+
+
+def _digest(company: Company) -> str:
+    digest = hashlib.sha256()
+    for s in company.statements:
+        for x in s.lines:
+            digest.update(
+                repr(
+                    (
+                        s.account.id,
+                        x.id,
+                        x.booking_date.isoformat(),
+                        x.value_date.isoformat(),
+                        x.amount,
+                        x.description,
+                        x.counterparty,
+                        x.reference,
+                        x.counterparty_iban,
+                    )
+                ).encode()
+            )
+    for t in company.truths:
+        matches = [(m.kind, m.id, m.amount) for m in t.matches]
+        digest.update(repr((t.line_id, t.gl_account, matches)).encode())
+    return digest.hexdigest()
+
+
+def test_without_differences_the_company_is_the_one_generated_before_they_existed() -> None:
+    # Pinned from the Simulator before settlement differences were added: they draw from their
+    # own stream, so the main stream, and every line it makes, must not move.
+    exact = simulate(7, 4, settlement_differences=False)
+    assert _digest(exact) == "0700ce3f1c8939c45e0db6cb6d0b361e3ca6b4567bd820836b788fb2a3b09800"

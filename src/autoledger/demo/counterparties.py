@@ -5,6 +5,7 @@ get synthetic names of the same kind, so volume grows without changing the mix.
 """
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from autoledger.demo.descriptors import ach_variants, card_variants
@@ -144,14 +145,18 @@ def _synthetic_name(rng: random.Random, used: set[str]) -> str:
 
 
 def build_vendors(
-    rng: random.Random, scale: int, currency: str
+    rng: random.Random, scale: int, currency: str, names: Callable[[], str] | None = None
 ) -> list[tuple[Counterparty, VendorHabit]]:
-    """``len(VENDOR_TEMPLATES) * scale`` vendors with their habits."""
+    """``len(VENDOR_TEMPLATES) * scale`` vendors with their habits (named by ``names``
+    instead of the templates and the word lists, when given)."""
     used: set[str] = {t[0] for t in VENDOR_TEMPLATES}
     vendors: list[tuple[Counterparty, VendorHabit]] = []
     for copy in range(scale):
         for name, category, gl, habit in VENDOR_TEMPLATES:
-            real = name if copy == 0 else _synthetic_name(rng, used)
+            if names is not None:
+                real = names()
+            else:
+                real = name if copy == 0 else _synthetic_name(rng, used)
             city, state = rng.choice(_CITIES)
             if habit.channel == "card":
                 descriptors = card_variants(real, city, state, rng)
@@ -195,13 +200,17 @@ class CustomerHabit:
 
 
 def build_customers(
-    rng: random.Random, scale: int, currency: str, foreign_currency: str
+    rng: random.Random,
+    scale: int,
+    currency: str,
+    foreign_currency: str,
+    names: Callable[[], str] | None = None,
 ) -> list[tuple[Counterparty, CustomerHabit]]:
     """``32 * scale`` customers; a sixth of them invoiced in the foreign currency."""
     used: set[str] = set()
     customers: list[tuple[Counterparty, CustomerHabit]] = []
     for number in range(1, 32 * scale + 1):
-        name = _synthetic_name(rng, used)
+        name = names() if names is not None else _synthetic_name(rng, used)
         city, _ = rng.choice(_CITIES)
         foreign = number % 6 == 0
         profile = rng.random()

@@ -137,7 +137,7 @@ def load(api: Client, directory: Path) -> LoadReport:
     }
     entries = [
         *_opening_entries(company, balances, codes, in_currency),
-        *_open_item_entries(items, in_currency),
+        *_open_item_entries(items, _counterparty_names(company), in_currency),
     ]
     opening = len(entries) - len(items)
     for start in range(0, len(entries), BATCH):
@@ -230,10 +230,21 @@ def _opening_entries(
         )
 
 
+def _counterparty_names(company: dict[str, Any]) -> dict[str, str]:
+    return {party["id"]: party["name"] for party in company.get("counterparties", ())}
+
+
 def _open_item_entries(
-    items: Sequence[dict[str, Any]], in_currency: Callable[[str, str], str]
+    items: Sequence[dict[str, Any]],
+    names: dict[str, str],
+    in_currency: Callable[[str, str], str],
 ) -> Iterator[schemas.EntryCreate]:
+    """Each invoice and bill on issue; its metadata carries what a matcher compares a bank
+    line against: reference, due date and the counterparty's legal name."""
     for item in items:
+        party = item["counterparty_id"]
+        if party not in names:
+            raise DemoDataError(f"open item {item['id']} names unknown counterparty {party!r}")
         invoice = item["kind"] == "invoice"
         debit, credit = (
             (RECEIVABLES, item["gl_account"]) if invoice else (item["gl_account"], PAYABLES)
@@ -251,7 +262,8 @@ def _open_item_entries(
                 "kind": item["kind"],
                 "reference": item["reference"],
                 "due_date": item["due_date"],
-                "counterparty_id": item["counterparty_id"],
+                "counterparty_id": party,
+                "counterparty": names[party],
             },
             source=schemas.Source(type=SourceType.DOCUMENT, id=item["id"]),
         )

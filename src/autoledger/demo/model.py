@@ -79,9 +79,16 @@ class OpenItem:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """One item a bank line settles; a line's matches sum exactly to its amount."""
+    """One item a bank line settles; a line's matches sum exactly to its amount.
 
-    kind: str  # invoice | bill | payout | transfer | fx_conversion | charge | ...
+    A settlement that does not pay its invoices or bill exactly carries, besides them at the
+    amounts they settle, one ``writeoff`` whose id says why: ``bank_fee`` (an intermediary
+    bank's fee deducted from a foreign payment), ``discount`` (early-payment discount),
+    ``fx_difference`` (conversion slippage) or ``rounding`` (a few minor units). The items are
+    settled in full; the write-off is what closes them.
+    """
+
+    kind: str  # invoice | bill | writeoff | payout | transfer | fx_conversion | charge | ...
     id: str
     amount: int  # signed like the line, in the line's currency
 

@@ -1,16 +1,25 @@
 """A deterministic simulation of a small company's money: every bank line with its truth.
 
-Only ``random.Random(seed)`` drives it: no global random state, no clock, no iteration over
-sets, so the same arguments always give the same company. Amounts are integer minor units;
-floats only shape how large a generated amount is before it is rounded to cents.
+Only ``random.Random`` streams seeded from ``seed`` drive it: no global random state, no
+clock, no iteration over sets, so the same arguments always give the same company. Amounts are
+integer minor units; floats only shape how large a generated amount is before it is rounded to
+cents.
 
 Each bank line is recorded once, on the account it hits, together with its true GL account and
 the items it settles (its matches sum to its amount). Transfers between own accounts are two
 lines, one per account, sharing a match id.
+
+Settlements that do not pay their items exactly (an intermediary bank's fee, an early-payment
+discount, an FX slippage, a few cents of rounding) carry a ``writeoff`` match for the
+difference. Those cases are drawn from a second stream, seeded from the seed but separate
+from the main one, so they take nothing from the main stream; and the treasury plans on
+balances before write-offs (see ``_Books.balance``). So every line they do not touch keeps its
+id, date, text and amount.
 """
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -27,6 +36,7 @@ from autoledger.demo.model import (
     Statement,
     StatementLine,
 )
+from autoledger.kit.money import iso_currency
 
 CURRENCIES = ("USD", "EUR", "GBP")
 #: the foreign-currency account of a company in each base currency, and its rate to base
@@ -37,6 +47,15 @@ _TAX_AUTHORITY = {
     "GBP": "HMRC CORP TAX",
 }
 _COMPANY_NAMES = ("Lumen Goods", "Cedar & Copper", "Northwind Supply", "Brightwater Studio")
+#: chances of the settlement differences: an intermediary bank's fee on a foreign payment;
+#: then, for a payment that settles one invoice in full, an early-payment discount, an FX
+#: slippage or rounding (cumulative thresholds of one draw); rounding on a bill payment
+_FEE_CHANCE = 0.35
+_DISCOUNT_CHANCE, _FX_CHANCE, _ROUNDING_CHANCE = 0.08, 0.10, 0.03
+_FEE_UNITS = (10, 25)  # whole currency units
+_DISCOUNT_DAYS, _DISCOUNT_PERCENT = 10, 2  # "2/10 net 30"
+_FX_SLIPPAGE = 0.004
+_ROUNDING_UNITS = (1, 5)  # minor units
 
 
 @dataclass(slots=True)
@@ -53,9 +72,23 @@ class _Line:
     matches: tuple[Match, ...]
     #: booked before the day's other lines (a start-of-day funding sweep)
     early: bool = False
+    #: the day it was expected, when an early-payment discount brought it forward
+    scheduled: date | None = None
 
     def order(self) -> tuple[date, bool, str]:
         return (self.day, not self.early, self.id)
+
+    @property
+    def planned(self) -> int:
+        """The amount before any write-off: what the items it settles are due at."""
+        return sum(m.amount for m in self.matches if m.kind != "writeoff")
+
+    @property
+    def planned_day(self) -> date:
+        return self.scheduled or self.day
+
+    def planned_order(self) -> tuple[date, bool, str]:
+        return (self.planned_day, not self.early, self.id)
 
 
 def _iban(rng: random.Random, country: str) -> str:
@@ -140,6 +173,18 @@ def _cents(major: float) -> int:
     return max(1, round(major * 100))
 
 
+def _minor_digits(currency: str) -> int:
+    asset = iso_currency(currency)
+    if asset is None:
+        raise ValueError(f"unknown currency {currency!r}")
+    return asset.scale
+
+
+def _rounding(draw: random.Random) -> int:
+    """A rounding difference: 1 to 5 minor units either way."""
+    return draw.choice((-1, 1)) * draw.randint(*_ROUNDING_UNITS)
+
+
 class _Books:
     """The bank lines being recorded, per account; lines after ``end`` never happen."""
 
@@ -163,6 +208,7 @@ class _Books:
         counterparty_iban: str | None = None,
         value_day: date | None = None,
         early: bool = False,
+        scheduled: date | None = None,
     ) -> str | None:
         """Record a line; its id, or None when ``day`` is past the simulated period."""
         if day > self.end:
@@ -184,20 +230,25 @@ class _Books:
                 gl,
                 matches,
                 early,
+                scheduled,
             )
         )
         return line_id
 
+    # The treasurer plans on the cash forecast: what items are due at, on the day they were
+    # expected, before the write-offs a settlement brings. So fees, discounts, FX and rounding
+    # differences never move a sweep, an FX conversion or interest, and cannot add or drop a
+    # line (which would renumber every later one).
     def balance(self, account: str, through: date) -> int:
-        return sum(line.amount for line in self.lines[account] if line.day <= through)
+        return sum(line.planned for line in self.lines[account] if line.planned_day <= through)
 
     def lowest(self, account: str, first: date, last: date) -> int:
         """The lowest running balance from ``first`` through ``last``, less the opening balance."""
         balance = self.balance(account, first - timedelta(days=1))
         lowest = balance
-        month = (x for x in self.lines[account] if first <= x.day <= last)
-        for line in sorted(month, key=_Line.order):
-            balance += line.amount
+        month = (x for x in self.lines[account] if first <= x.planned_day <= last)
+        for line in sorted(month, key=_Line.planned_order):
+            balance += line.planned
             lowest = min(lowest, balance)
         return lowest
 
@@ -209,21 +260,44 @@ def simulate(
     currency: str = "USD",
     scale: int = 1,
     start: date = date(2025, 1, 1),
+    settlement_differences: bool = True,
+    names: Callable[[], str] | None = None,
 ) -> Company:
-    """The company ``seed`` over ``months`` calendar months from ``start``'s month."""
+    """The company ``seed`` over ``months`` calendar months from ``start``'s month.
+
+    Without ``settlement_differences`` every settlement pays its items exactly (no fees,
+    discounts, FX or rounding write-offs); everything else is the same company. ``names``
+    gives every vendor and customer its legal name instead of the Simulator's own universe
+    of names (a prior built on such a company shares no counterparty with a benchmark's).
+    """
     if currency not in CURRENCIES:
         raise ValueError(f"currency must be one of {', '.join(CURRENCIES)}")
     if months < 1 or scale < 1:
         raise ValueError("months and scale must be at least 1")
     rng = random.Random(seed)  # noqa: S311  # nosec B311: simulation, not secrets
-    return _Simulation(rng, seed, months, currency, scale, start).run()
+    differences = (
+        random.Random(f"{seed}-settlement-differences")  # noqa: S311  # nosec B311
+        if settlement_differences
+        else None
+    )
+    return _Simulation(rng, differences, seed, months, currency, scale, start, names).run()
 
 
 class _Simulation:
     def __init__(
-        self, rng: random.Random, seed: int, months: int, currency: str, scale: int, start: date
+        self,
+        rng: random.Random,
+        differences: random.Random | None,
+        seed: int,
+        months: int,
+        currency: str,
+        scale: int,
+        start: date,
+        names: Callable[[], str] | None = None,
     ) -> None:
         self.rng = rng
+        #: the settlement-difference stream; never ``rng``, so it leaves the main one untouched
+        self.differences = differences
         self.seed = seed
         self.months = months
         self.currency = currency
@@ -234,8 +308,8 @@ class _Simulation:
         self.foreign_currency, self.rate = _FOREIGN[currency]
         self.fx_id = self.accounts[2].id
         self.books = _Books(self.accounts, self.end)
-        self.vendors = build_vendors(rng, scale, currency)
-        self.customers = build_customers(rng, scale, currency, self.foreign_currency)
+        self.vendors = build_vendors(rng, scale, currency, names)
+        self.customers = build_customers(rng, scale, currency, self.foreign_currency, names)
         self.items: list[OpenItem] = []
         self.item_fate: dict[str, str] = {}
         self.paid: dict[str, int] = {}
@@ -303,13 +377,17 @@ class _Simulation:
             reference = f"{short_name(vendor.name)[:4].strip()}-{rng.randrange(10000, 99999)}"
             self.add_item(bill_id, "bill", vendor, amount, issued, due, reference, "paid")
             paid_on = due + timedelta(days=rng.randint(-5, 6))
+            settles: tuple[Match, ...] = (Match("bill", bill_id, -amount),)
+            rounding = self.bill_rounding(paid_on)
+            if rounding is not None:
+                settles += (rounding,)
             self.books.add(
                 "operating",
                 paid_on,
-                -amount,
+                sum(m.amount for m in settles),
                 render(rng.choice(vendor.descriptors), rng),
                 "2100",
-                (Match("bill", bill_id, -amount),),
+                settles,
                 counterparty=short_name(vendor.name)[:35],
                 reference=reference if rng.random() < 0.8 else None,
             )
@@ -414,7 +492,9 @@ class _Simulation:
                     pending.clear()
                 continue
             if fate == "paid":
-                self.customer_payment(account, customer, pay_day, ((invoice_id, amount),))
+                self.customer_payment(
+                    account, customer, pay_day, ((invoice_id, amount),), issued=issued
+                )
                 continue
             parts = [amount // 2, amount // 4]
             parts.append(amount - sum(parts))
@@ -422,28 +502,92 @@ class _Simulation:
                 parts = parts[:1]  # the rest never arrives
             for n, part in enumerate(parts):
                 self.customer_payment(
-                    account, customer, pay_day + timedelta(days=20 * n), ((invoice_id, part),)
+                    account,
+                    customer,
+                    pay_day + timedelta(days=20 * n),
+                    ((invoice_id, part),),
+                    in_full=False,
                 )
 
     def customer_payment(
-        self, account: str, customer: Counterparty, day: date, settles: tuple[tuple[str, int], ...]
+        self,
+        account: str,
+        customer: Counterparty,
+        day: date,
+        settles: tuple[tuple[str, int], ...],
+        *,
+        issued: date | None = None,
+        in_full: bool = True,
     ) -> None:
+        """A payment of ``settles`` (invoice id, amount); ``issued`` is the invoice's issue date
+        when the payment settles one invoice in full, the only kind that may be discounted,
+        slip in conversion or be rounded. The items count as settled in full either way: a
+        difference is written off, not left open. A part payment (``in_full=False``) never
+        has one: what a fee took from it would be indistinguishable from a smaller part.
+        """
         rng = self.rng
         total = sum(amount for _, amount in settles)
+        scheduled = day
+        day, difference = (
+            self.payment_difference(account, total, day, issued) if in_full else (day, None)
+        )
+        matches = tuple(Match("invoice", i, a) for i, a in settles)
+        if difference is not None:
+            matches += (difference,)
         reference = ", ".join(i for i, _ in settles) if rng.random() < 0.75 else None
         line = self.books.add(
             account,
             day,
-            total,
+            sum(m.amount for m in matches),
             render(rng.choice(customer.descriptors), rng),
             "1200",
-            tuple(Match("invoice", i, a) for i, a in settles),
+            matches,
             counterparty=short_name(customer.name)[:35],
             reference=reference,
+            scheduled=scheduled if scheduled != day else None,
         )
         if line is not None:
             for invoice_id, amount in settles:
                 self.paid[invoice_id] = self.paid.get(invoice_id, 0) + amount
+
+    def payment_difference(
+        self, account: str, total: int, day: date, issued: date | None
+    ) -> tuple[date, Match | None]:
+        """The day a customer's payment of ``total`` arrives and its write-off, if any.
+
+        Only payments inside the period get one, so a difference never adds a line (an
+        early-paid discount would otherwise pull a payment from after the period into it).
+        """
+        draw = self.differences
+        if draw is None or day > self.end:
+            return day, None
+        roll = draw.random()
+        if account == self.fx_id:
+            fee = draw.randint(*_FEE_UNITS) * 10 ** _minor_digits(self.foreign_currency)
+            if roll < _FEE_CHANCE and fee < total:
+                return day, Match("writeoff", "bank_fee", -fee)
+            if issued is None or draw.random() >= _ROUNDING_CHANCE:
+                return day, None
+            return day, Match("writeoff", "rounding", _rounding(draw))
+        if issued is None:
+            return day, None
+        if roll < _DISCOUNT_CHANCE:
+            early = min(day, issued + timedelta(days=draw.randint(1, _DISCOUNT_DAYS)))
+            discount = (total * _DISCOUNT_PERCENT + 50) // 100  # half up, to the minor unit
+            return early, Match("writeoff", "discount", -discount)
+        if roll < _DISCOUNT_CHANCE + _FX_CHANCE:
+            slippage = round(total * draw.uniform(-_FX_SLIPPAGE, _FX_SLIPPAGE))
+            return day, Match("writeoff", "fx_difference", slippage or draw.choice((-1, 1)))
+        if roll < _DISCOUNT_CHANCE + _FX_CHANCE + _ROUNDING_CHANCE:
+            return day, Match("writeoff", "rounding", _rounding(draw))
+        return day, None
+
+    def bill_rounding(self, day: date) -> Match | None:
+        """A bill paid a few minor units off, with the difference written off; or None."""
+        draw = self.differences
+        if draw is None or day > self.end or draw.random() >= _ROUNDING_CHANCE:
+            return None
+        return Match("writeoff", "rounding", _rounding(draw))
 
     # --- the payment processor ----------------------------------------------------------
 

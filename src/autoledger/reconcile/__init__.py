@@ -1,0 +1,1 @@
+"""Reconciliation: bank lines matched to the open items and entries they settle."""
