@@ -54,8 +54,9 @@ bench-ledger: install
 	$(BIN)/python -m bench.ledger
 
 .PHONY: bench-categorize
+# Bookkeeping replayed week by week through the API and worker (ARGS="--pipeline memory": in memory).
 bench-categorize: install
-	$(BIN)/python -m bench.categorize
+	$(BIN)/python -m bench.categorize $(ARGS)
 
 .PHONY: bench-reconcile
 # Reconciliation quality on the Simulator company and matching at 10k/100k/1M (see docs/benchmarks.md).

@@ -178,7 +178,7 @@ def _grade(
     truth: dict[str, Truth],
     tallies: list[Tally],
 ) -> None:
-    auto = candidate is not None and policy.auto(candidate.confidence)
+    auto = candidate is not None and policy.auto(candidate.confidence, candidate.identified)
     right = candidate is not None and is_correct(candidate, truth)
     suggested = line_truth is not None and any(is_correct(s, truth) for s in suggestions)
     for tally in tallies:
@@ -330,7 +330,11 @@ def run_scale(n: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     right = sum(1 for candidate in outcome.matches if _right(candidate, truth))
     threshold = prior().metadata.get("default_threshold")
-    auto = [c for c in outcome.matches if threshold is not None and c.confidence >= threshold]
+    auto = [
+        c
+        for c in outcome.matches
+        if threshold is not None and c.confidence >= threshold and c.identified
+    ]
     auto_right = sum(1 for c in auto if _right(c, truth))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {

@@ -93,7 +93,8 @@ def replay(
     data: Scenario, scorer: Scorer
 ) -> tuple[list[list[float]], list[int], list[tuple[float, bool]]]:
     """Week by week: every candidate's features and whether it is right, and the (score,
-    right) of the chosen matches; the books settle as the truth says."""
+    right) of the chosen matches that could be reconciled on their own (identified); the
+    books settle as the truth says."""
     books = OpenBooks(data)
     items = {item.id: item for item in data.items}
     confirmed: list[Confirmed] = []
@@ -107,7 +108,7 @@ def replay(
         for candidate in outcome.candidates:
             features.append(list(candidate.features))
             labels.append(1 if is_correct(candidate, data.truth) else 0)
-        chosen.extend((c.score, is_correct(c, data.truth)) for c in outcome.matches)
+        chosen.extend((c.score, is_correct(c, data.truth)) for c in outcome.matches if c.identified)
         for line in week:
             line_truth = data.truth.get(line.id)
             for item_id, _ in line_truth.allocations if line_truth else ():

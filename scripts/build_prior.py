@@ -10,6 +10,11 @@ the demo simulator, whose companies the benchmarks replay: no vendor or customer
 ``autoledger.demo.counterparties`` shares a counterparty key with a name here (a test checks
 it), so the prior's accuracy on the benchmark is not learned from the benchmark.
 
+The prior's default auto-booking threshold ships in its metadata: the lowest confidence at
+which the prior's top account provably reaches :data:`TARGET_PRECISION` on lines of this
+universe drawn with another seed (:data:`HELD_OUT_SEED`), which the prior never saw, mapped
+onto the ``small_business`` chart. Never measured on the Simulator's lines.
+
 The output is deterministic: the same code gives the same bytes and the same sha256.
 """
 
@@ -18,12 +23,18 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from autoledger.categorize.features import LineFacts
+from autoledger.categorize.learning import prior_default_threshold
 from autoledger.categorize.model import LabelledExample, LinearModel, train_model
-from autoledger.categorize.prior import ARTIFACT, CATEGORIES, HASH_FILE
+from autoledger.categorize.prior import ARTIFACT, CATEGORIES, HASH_FILE, Prior, chart_mapping
+from autoledger.ledger.chart import load_template
 
 SEED = 730_211
+HELD_OUT_SEED = 4_711  # lines of the same universe the prior is not trained on
+THRESHOLD_CHART = "small_business"
+TARGET_PRECISION = 0.99
 NAMES_PER_CATEGORY = 14
 LINES_PER_NAME = 7
 GENERIC_LINES = 70
@@ -458,9 +469,54 @@ def training_examples(seed: int = SEED) -> list[LabelledExample]:
 
 
 def build(seed: int = SEED) -> LinearModel:
-    """Train the prior; deterministic for a seed."""
+    """Train the prior and measure its default threshold; deterministic for a seed."""
     if set(UNIVERSES) != set(CATEGORIES):
         raise ValueError("every prior category needs a training universe, and only those")
+    model = _train(seed)
+    shipped = LinearModel.from_bytes(model.to_bytes())  # measured as shipped: rounded weights
+    # The same coefficients, with the threshold measured on them added to the metadata.
+    return LinearModel(
+        labels=model.labels,
+        vocabulary=model.vocabulary,
+        idf=model.idf,
+        coef=model.coef,
+        intercept=model.intercept,
+        tenant_specific=model.tenant_specific,
+        metadata={**model.metadata, **threshold_metadata(Prior(shipped))},
+        neighbours=model.neighbours,
+    )
+
+
+def threshold_metadata(prior: Prior) -> dict[str, Any]:
+    """The default threshold on held-out lines, with the precision and volume it books there
+    (``default_threshold`` None: the prior books nothing until a ledger's feedback proves
+    a threshold)."""
+    chart = load_template(THRESHOLD_CHART)
+    held_out = training_examples(HELD_OUT_SEED)
+    threshold = prior_default_threshold(prior, held_out, chart, target_precision=TARGET_PRECISION)
+    mapping = chart_mapping(chart)
+    booked = correct = mapped = 0
+    for example in held_out:
+        expected = mapping.get(example.account)
+        if expected is None:
+            continue
+        mapped += 1
+        ranked = prior.predict(example.facts, chart)
+        if threshold is not None and ranked and ranked[0][1] >= threshold:
+            booked += 1
+            correct += ranked[0][0] == expected
+    return {
+        "default_threshold": threshold,
+        "threshold_chart": THRESHOLD_CHART,
+        "target_precision": TARGET_PRECISION,
+        "held_out_seed": HELD_OUT_SEED,
+        "held_out_lines": mapped,
+        "held_out_auto": booked,
+        "held_out_auto_precision": round(correct / booked, 6) if booked else None,
+    }
+
+
+def _train(seed: int) -> LinearModel:
     return train_model(
         training_examples(seed),
         tenant_specific=False,

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from autoledger.categorize import service
 from autoledger.platform.auth.roles import Role
 from tests.banking.support import BankSetup, bank_account, csv_statement, upload
 from tests.conftest import TenantKeys
@@ -55,10 +56,23 @@ async def test_lines_are_proposed_reviewed_booked_and_learned_from(
     assert (await upload(client, setup, csv_statement(JANUARY))).status_code in (201, 202)
     by_text = await all_proposals(client, setup, len(JANUARY))
     rent = by_text["Office rent January"]
-    assert rent["status"] == "queued"  # no feedback yet: nothing books on its own
     assert 1 <= len(rent["top"]) <= 3
     assert rent["amount"] == "-950.00"
-    assert rent["source"] in ("prior", "model", "memory", "rule")
+    assert rent["source"] == "prior"
+    # No feedback yet: only the prior books, at its shipped threshold, what it is sure of.
+    threshold = service.prior_default_threshold()
+    assert threshold is not None
+    for proposal in by_text.values():
+        sure = proposal["confidence"] >= threshold
+        assert proposal["status"] == ("auto_booked" if sure else "queued"), proposal
+    assert by_text["ACME Corp invoice 17"]["status"] == "queued"
+    coffee = by_text["Coffee Corner"]
+    assert coffee["status"] == "auto_booked"
+    assert coffee["explanation"]["booked_by"] == "prior"
+    booked = await client.get(
+        f"/v1/entries/{coffee['entry_id']}", headers=tenant.headers(Role.VIEWER)
+    )
+    assert booked.json()["actor"] == f"model:{service.prior().version}"
 
     # A correction books the line where the reviewer says, and makes a rule of it.
     corrected = await review(
@@ -105,12 +119,19 @@ async def test_lines_are_proposed_reviewed_booked_and_learned_from(
     )
     assert entry_id in {e["reverses_id"] for e in entries.json()["data"]}
 
-    # Acceptance books the top proposal.
-    fee = by_text["Monthly account fee"]
-    accepted = await review(client, tenant, fee["id"], action="accept")
+    # Acceptance books the top proposal of a queued line and confirms an auto-booked one.
+    invoice = by_text["ACME Corp invoice 17"]
+    accepted = await review(client, tenant, invoice["id"], action="accept")
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["status"] == "accepted"
-    assert accepted.json()["account"] == fee["top"][0]["account"]
+    assert accepted.json()["account"] == invoice["top"][0]["account"]
+    assert accepted.json()["entry_id"] is not None
+    fee = by_text["Monthly account fee"]
+    confirmed = await review(client, tenant, fee["id"], action="accept")
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "auto_booked"
+    assert confirmed.json()["entry_id"] == fee["entry_id"]
+    assert confirmed.json()["reviewed_at"] is not None
 
     # The rule made from the correction books next month's rent on its own.
     february = [("2026-02-13", "Office rent February", "-950.00")]
@@ -129,11 +150,11 @@ async def test_lines_are_proposed_reviewed_booked_and_learned_from(
     assert stats.status_code == 200, stats.text
     numbers = stats.json()
     assert numbers["proposals"] == 5
-    assert numbers["auto_booked"] == 1
-    assert numbers["automation_rate"] == 0.2
-    assert numbers["auto_precision"] == 1.0
-    assert numbers["queued"] == 2
-    assert numbers["labels"] == 3  # two corrections and an acceptance; the repeat is none
+    assert numbers["auto_booked"] == 4  # coffee, rent, fee by the prior; February by the rule
+    assert numbers["automation_rate"] == 0.8
+    assert numbers["auto_precision"] == 0.75  # the January rent was corrected
+    assert numbers["queued"] == 0
+    assert numbers["labels"] == 4  # two corrections, two acceptances; the repeat is none
     rules = await client.get(
         f"/v1/ledgers/{setup.ledger_id}/categorization-rules",
         headers=tenant.headers(Role.VIEWER),
@@ -163,3 +184,45 @@ async def test_bad_reviews_are_refused_with_a_problem(
         headers=tenant.headers(Role.VIEWER),
     )
     assert viewer.status_code == 403
+
+
+async def rule(client: httpx.AsyncClient, setup: BankSetup, **body: Any) -> httpx.Response:
+    return await client.post(
+        f"/v1/ledgers/{setup.ledger_id}/categorization-rules",
+        json={"account": "6100", **body},
+        headers=setup.tenant.headers(Role.ACCOUNTANT),
+    )
+
+
+async def test_rule_amounts_are_read_at_the_currency_scale(
+    client: httpx.AsyncClient, tenant: TenantKeys
+) -> None:
+    yen = await bank_account(client, tenant, currency="JPY", account_number=None)
+    made = await rule(client, yen, description_contains="rent", min_amount="100000")
+    assert made.status_code == 201, made.text
+    assert made.json()["conditions"]["min_amount"] == 100_000  # yen have no minor unit
+    fraction = await rule(client, yen, description_contains="rent", max_amount="100000.5")
+    assert fraction.status_code == 422
+    assert fraction.headers["content-type"].startswith("application/problem+json")
+    assert fraction.json()["code"] == "money.invalid_amount"
+    assert "max_amount" in fraction.json()["detail"]
+
+    # The rule books a ¥150,000 rent and leaves a ¥50,000 one to the queue.
+    rows = [("2026-01-05", "Office rent", "-150000"), ("2026-01-06", "Garage rent", "-50000")]
+    assert (await upload(client, yen, csv_statement(rows))).status_code in (201, 202)
+    by_text = await all_proposals(client, yen, 2)
+    assert by_text["Office rent"]["source"] == "rule"
+    assert by_text["Office rent"]["status"] == "auto_booked"
+    assert by_text["Office rent"]["amount"] == "-150000"
+    assert by_text["Garage rent"]["source"] != "rule"
+
+    dinar = await bank_account(client, tenant, currency="KWD", account_number=None)
+    fils = await rule(
+        client, dinar, bank_account_id=dinar.bank_account_id, min_amount="1.234", max_amount="9"
+    )
+    assert fils.status_code == 201, fils.text
+    assert fils.json()["conditions"]["min_amount"] == 1234  # three decimals: fils
+    assert fils.json()["conditions"]["max_amount"] == 9000
+    too_fine = await rule(client, dinar, min_amount="1.2345")
+    assert too_fine.status_code == 422
+    assert too_fine.json()["code"] == "money.invalid_amount"

@@ -5,9 +5,18 @@ from datetime import date
 from importlib.resources import files
 
 import pytest
-from scripts.build_prior import SEED, build, merchant_names, training_examples
+from scripts.build_prior import (
+    HELD_OUT_SEED,
+    SEED,
+    TARGET_PRECISION,
+    build,
+    merchant_names,
+    training_examples,
+)
 
+from autoledger.categorize import service
 from autoledger.categorize.features import counterparty_key
+from autoledger.categorize.learning import prior_default_threshold
 from autoledger.categorize.model import LabelledExample, train_model
 from autoledger.categorize.prior import ARTIFACT, CATEGORIES, HASH_FILE, Prior, chart_mapping
 from autoledger.demo.counterparties import VENDOR_TEMPLATES, build_customers, build_vendors
@@ -15,6 +24,21 @@ from autoledger.ledger.chart import load_template
 from tests.categorize.support import line, simulated_examples
 
 SMALL_BUSINESS = load_template("small_business")
+
+
+def test_the_prior_ships_the_threshold_measured_on_lines_it_never_saw() -> None:
+    prior = Prior.load()
+    metadata = prior.model.metadata
+    assert metadata["held_out_seed"] == HELD_OUT_SEED != SEED
+    held_out = training_examples(HELD_OUT_SEED)
+    measured = prior_default_threshold(
+        prior, held_out, SMALL_BUSINESS, target_precision=TARGET_PRECISION
+    )
+    assert measured is not None
+    assert metadata["default_threshold"] == measured
+    assert service.prior_default_threshold() == measured
+    assert metadata["held_out_auto_precision"] >= TARGET_PRECISION
+    assert 0 < metadata["held_out_auto"] <= metadata["held_out_lines"] == len(held_out)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from autoledger.reconcile.scoring import FEATURES, Scorer
 #: weights for these tests only (the shipped ones are built by scripts/build_match_prior.py)
 WEIGHTS = {
     "reference": 5.0,
+    "reference_elsewhere": -4.0,
     "amount_exact": 2.0,
     "writeoff": 0.5,
     "writeoff_share": -0.5,

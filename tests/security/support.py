@@ -8,15 +8,25 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from autoledger.banking.tables import BankTransactionRecord
+from autoledger.banking.tables import BankAccount, BankTransactionRecord
 from autoledger.categorize import service
 from autoledger.categorize.features import LineFacts
 from autoledger.categorize.model import LabelledExample, train_model
 from autoledger.categorize.tables import ModelVersionRecord
 from autoledger.kit.clock import utcnow
+from autoledger.kit.ids import new_id
+from autoledger.ledger.schemas import EntryOut
 from autoledger.platform.webhooks.tables import WebhookDelivery
+from autoledger.reconcile import openitems
+from autoledger.reconcile.tables import (
+    OpenItem,
+    ReconcileMatch,
+    ReconcileMatchItem,
+    ReconcileMatchLine,
+)
 from tests.conftest import TenantKeys
 from tests.platform.audit.test_api import _dead_letter
 
@@ -44,6 +54,9 @@ class World:
     proposal_id: str
     rule_id: str
     model_id: str
+    receivable_account_id: str
+    open_item_id: str
+    match_id: str
 
     def ids(self) -> set[str]:
         """Every id of this world, tenant included, in canonical (hyphenated, lower) form."""
@@ -63,6 +76,9 @@ class World:
             self.proposal_id,
             self.rule_id,
             self.model_id,
+            self.receivable_account_id,
+            self.open_item_id,
+            self.match_id,
         }
 
     def path_params(self) -> dict[str, str]:
@@ -81,6 +97,9 @@ class World:
             "proposal_id": self.proposal_id,
             "rule_id": self.rule_id,
             "model_id": self.model_id,
+            "account": self.receivable_account_id,
+            "open_item_id": self.open_item_id,
+            "match_id": self.match_id,
         }
 
 
@@ -167,6 +186,27 @@ async def build_world(
         f"/v1/ledgers/{ledger['id']}/categorization-rules",
         {"account": "4000", "description_contains": "refund"},
     )
+    receivable = await _created(
+        http, tenant, accounts, {"code": "1200", "name": "Receivables", "type": "asset"}
+    )
+    marked = await http.put(
+        f"/v1/ledgers/{ledger['id']}/open-item-accounts/1200",
+        json={"role": "receivable"},
+        headers=tenant.headers(),
+    )
+    assert marked.status_code == 200, marked.text
+    invoice = await _created(
+        http,
+        tenant,
+        entries,
+        {
+            "postings": [
+                {"account": "1200", "direction": "debit", "amount": "42.00", "asset": "USD"},
+                {"account": "4000", "direction": "credit", "amount": "42.00", "asset": "USD"},
+            ],
+            "metadata": {"reference": "INV-1", "counterparty": "ACME Corp"},
+        },
+    )
     return World(
         tenant=tenant,
         ledger_id=ledger["id"],
@@ -184,7 +224,84 @@ async def build_world(
         proposal_id=await _proposal(sm, tenant, imported.json()["id"]),
         rule_id=rule["id"],
         model_id=await _model(sm, tenant, uuid.UUID(ledger["id"])),
+        receivable_account_id=receivable["id"],
+        open_item_id=(item_id := await _open_item(sm, tenant, invoice)),
+        match_id=await _match(sm, tenant, bank["id"], imported.json()["id"], item_id),
     )
+
+
+async def _open_item(
+    sm: async_sessionmaker[AsyncSession], tenant: TenantKeys, entry: dict[str, Any]
+) -> str:
+    """The invoice's open item (made here when no worker runs in the app; when one does,
+    whichever of the two inserts second finds the item made: applying is idempotent)."""
+    async with sm() as session:
+        try:
+            async with session.begin():
+                await openitems.apply_entry(session, tenant.id, EntryOut.model_validate(entry))
+        except IntegrityError:
+            await session.rollback()  # the worker made it first
+        item = await session.scalar(
+            select(OpenItem.id).where(OpenItem.entry_id == uuid.UUID(entry["id"]))
+        )
+        assert item is not None
+        return str(item)
+
+
+async def _match(
+    sm: async_sessionmaker[AsyncSession],
+    tenant: TenantKeys,
+    bank_account_id: str,
+    import_id: str,
+    open_item_id: str,
+) -> str:
+    """A suggested match of the imported line with the invoice, as a run would keep it."""
+    async with sm() as session, session.begin():
+        line = await session.scalar(
+            select(BankTransactionRecord).where(
+                BankTransactionRecord.import_id == uuid.UUID(import_id)
+            )
+        )
+        assert line is not None
+        bank = await session.get(BankAccount, uuid.UUID(bank_account_id))
+        assert bank is not None
+        match = ReconcileMatch(
+            id=new_id(),
+            tenant_id=tenant.id,
+            ledger_id=bank.ledger_id,
+            bank_account_id=bank.id,
+            status="suggested",
+            rank=2,
+            kind="one_to_one",
+            method="scored",
+            auto=False,
+            score=0.1,
+            confidence=0.1,
+            currency="USD",
+            total=line.amount,
+            features={},
+            explanation=["arranged by the test"],
+            writeoffs=[],
+        )
+        session.add(match)
+        await session.flush()
+        session.add_all(
+            [
+                ReconcileMatchLine(
+                    match_id=match.id,
+                    tenant_id=tenant.id,
+                    bank_transaction_id=line.id,
+                    amount=line.amount,
+                ),
+                ReconcileMatchItem(
+                    match_id=match.id,
+                    tenant_id=tenant.id,
+                    open_item_id=uuid.UUID(open_item_id),
+                    amount=4200,
+                ),
+            ]
+        )
+        return str(match.id)
 
 
 async def _proposal(

@@ -59,6 +59,11 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
         "json": {"ids": ["00000000-0000-7000-8000-000000000001"]}
     },
     "POST /v1/proposals/{proposal_id}/review": {"json": {"action": "accept"}},
+    "PUT /v1/ledgers/{ledger_id}/open-item-accounts/{account}": {"json": {"role": "payable"}},
+    "POST /v1/bank-accounts/{bank_account_id}/reconcile": {},
+    "POST /v1/matches/{match_id}/accept": {},
+    "POST /v1/matches/{match_id}/reject": {},
+    "POST /v1/matches/{match_id}/unreconcile": {},
 }
 # Routes keyed by a name the caller chooses: B writing "my-bank" makes B's own profile (200),
 # reading it reads B's own, and A's stays as it was (the snapshot checks it).
@@ -94,6 +99,11 @@ async def snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
         f"/v1/ledgers/{world.ledger_id}/categorization-rules",
         f"/v1/ledgers/{world.ledger_id}/categorization-settings",
         f"/v1/ledgers/{world.ledger_id}/models",
+        f"/v1/ledgers/{world.ledger_id}/open-item-accounts",
+        f"/v1/ledgers/{world.ledger_id}/open-items",
+        f"/v1/open-items/{world.open_item_id}",
+        f"/v1/bank-accounts/{world.bank_account_id}/matches",
+        f"/v1/matches/{world.match_id}",
     ]
     seen: dict[str, Any] = {}
     for url in urls:

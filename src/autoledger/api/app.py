@@ -29,6 +29,7 @@ from autoledger.platform.events.consumers import Consumer
 from autoledger.platform.observability.tracing import instrument, tracer_provider
 from autoledger.platform.ratelimit import create_limiter
 from autoledger.platform.webhooks import api as webhooks_api
+from autoledger.reconcile import api as reconcile_api
 from autoledger.runtime import Runtime
 
 log = structlog.get_logger("autoledger.api")
@@ -150,6 +151,7 @@ def create_app(
     app.include_router(audit_api.router)
     app.include_router(banking_api.router)
     app.include_router(categorize_api.router)
+    app.include_router(reconcile_api.router)
     instrument(app, provider)
     # Abuse limits and browser hygiene (ADR 0007). The last added runs first: CORS, then the
     # security headers, then the request context (ids, size/nesting/encoding caps, deadline),

@@ -6,6 +6,7 @@ reviewed proposal with the same decision returns it unchanged.
 
 import base64
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -31,6 +32,7 @@ from autoledger.categorize.errors import (
 )
 from autoledger.categorize.tables import ProposalRecord
 from autoledger.kit.errors import InvalidCursor
+from autoledger.kit.money import InvalidAmount
 from autoledger.ledger.errors import LedgerNotFound
 from autoledger.ledger.service import get_ledger
 
@@ -53,6 +55,12 @@ async def list_proposals(
     bank_account_id: uuid.UUID | None = None,
     source: Annotated[schemas.ProposalSource | None, Query()] = None,
     max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    date_from: Annotated[
+        date | None, Query(alias="from", description="Lines booked on or after this day")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(alias="to", description="Lines booked on or before this day")
+    ] = None,
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> list[schemas.ProposalOut]:
@@ -65,6 +73,8 @@ async def list_proposals(
         bank_account_id=bank_account_id,
         source=source,
         max_confidence=max_confidence,
+        date_from=date_from,
+        date_to=date_to,
         after=_cursor(cursor),
         limit=limit,
     )
@@ -141,7 +151,7 @@ async def bulk_accept(
     "/ledgers/{ledger_id}/categorization-rules",
     status_code=201,
     response_model=schemas.RuleOut,
-    responses=responses(LedgerNotFound, InvalidRule, UnknownAccount),
+    responses=responses(LedgerNotFound, InvalidRule, UnknownAccount, InvalidAmount),
 )
 async def create_rule(
     ledger_id: uuid.UUID,

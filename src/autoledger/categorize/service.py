@@ -39,14 +39,14 @@ from autoledger.categorize.learning import (
     Feedback,
     Thresholds,
     choose_thresholds,
+    decide,
     retrain,
-    should_auto_book,
 )
 from autoledger.categorize.memory import CounterpartyMemory, MemoryLabel
 from autoledger.categorize.metrics import BookkeepingMetrics
 from autoledger.categorize.model import LinearModel
 from autoledger.categorize.prior import Prior
-from autoledger.categorize.proposer import Proposal, propose
+from autoledger.categorize.proposer import Proposal
 from autoledger.categorize.rules import Rule
 from autoledger.categorize.schemas import (
     Candidate,
@@ -71,6 +71,7 @@ from autoledger.kit.errors import AutoledgerError
 from autoledger.kit.money import format_amount, parse_amount
 from autoledger.ledger import journal
 from autoledger.ledger.commands import CreateEntry, PostingInput, ReverseEntry
+from autoledger.ledger.service import get_ledger, resolve
 from autoledger.ledger.tables import Account
 from autoledger.ledger.types import Direction
 from autoledger.ml.calibration import Calibrator
@@ -105,8 +106,9 @@ class LedgerState:
 @dataclass
 class StateCache:
     """Ledger states by ledger id. A state is reused while its stamp (the rules' last change,
-    the champion, the chart size) is unchanged; labels made since it was built are added to
-    its counterparty memory on the next use, so memory is always current."""
+    the champion and its thresholds, the settings, the chart size; without a champion, the
+    number of labels) is unchanged; labels made since it was built are added to its counterparty
+    memory on the next use, so memory is always current."""
 
     states: dict[uuid.UUID, LedgerState] = field(default_factory=dict)
     metrics: BookkeepingMetrics = field(default_factory=BookkeepingMetrics)
@@ -148,11 +150,20 @@ async def _stamp(session: AsyncSession, ledger_id: uuid.UUID) -> tuple[Any, ...]
             CategorizationRule.ledger_id == ledger_id
         )
     )
-    champion = await session.scalar(
-        select(ModelVersionRecord.id).where(
-            ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion"
+    champion = (
+        await session.execute(
+            select(ModelVersionRecord.id, ModelVersionRecord.thresholds).where(
+                ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion"
+            )
         )
-    )
+    ).first()
+    # Without a champion the thresholds come from the labels themselves: a new label is a
+    # new state. With one, they are the champion's (recalibrated at every retrain).
+    labels = None
+    if champion is None:
+        labels = await session.scalar(
+            select(func.count()).where(LabelRecord.ledger_id == ledger_id)
+        )
     settings = await session.scalar(
         select(CategorizationSettings.updated_at).where(
             CategorizationSettings.ledger_id == ledger_id
@@ -161,7 +172,7 @@ async def _stamp(session: AsyncSession, ledger_id: uuid.UUID) -> tuple[Any, ...]
     accounts = await session.scalar(
         select(func.count()).select_from(Account).where(Account.ledger_id == ledger_id)
     )
-    return (rules, champion, settings, accounts)
+    return (rules, None if champion is None else tuple(champion), labels, settings, accounts)
 
 
 async def _load_state(
@@ -331,16 +342,20 @@ async def propose_for_line(
     if account is None:
         return None
     state = await cache.get(session, tenant_id, account.ledger_id)
-    facts = line_facts(line)
-    proposal = propose(
-        facts,
+    champion = (
+        None if state.model is None else Champion(state.model, state.calibrator, state.thresholds)
+    )
+    # The benchmark's decision function, so that what it measures is what books here.
+    decided = decide(
+        line_facts(line),
         rules=state.rules,
         memory=state.memory,
-        model=state.model,
+        champion=champion,
         prior=prior(),
         chart=state.chart,
-        calibrator=state.calibrator,
+        thresholds=state.thresholds,
     )
+    proposal = decided.proposal
     if proposal.model_version is None and proposal.source == "model":
         proposal = _with_version(proposal, state.model_version)
     now = utcnow()
@@ -380,15 +395,18 @@ async def propose_for_line(
         and target in state.codes
         and state.codes[target] != account.gl_account_id  # never the bank against itself
         and state.settings.auto_book
-        and should_auto_book(proposal, state.thresholds)
+        and decided.auto_book
     ):
+        # the prior may book what a young source proposes when both agree: the prior decided
+        actor = _actor(proposal) if decided.booked_by == proposal.source else _prior_actor()
         try:
-            record.entry_id = await _book(session, line, account, target, _actor(proposal))
+            record.entry_id = await _book(session, line, account, target, actor)
         except AutoledgerError as exc:  # a closed period, a balance constraint: a person decides
             record.explanation = {**record.explanation, "auto_booking_failed": exc.detail}
         else:
             record.status, record.account_code = "auto_booked", target
             record.auto_booked = True
+            record.explanation = {**record.explanation, "booked_by": decided.booked_by}
             news.append(events.PROPOSAL_AUTO_BOOKED.name)
     cache.metrics.proposals.labels(record.source, record.status).inc()
     await session.flush()
@@ -414,8 +432,12 @@ def _actor(proposal: Proposal) -> str:
     if proposal.source == "model":
         return f"model:{proposal.model_version}"
     if proposal.source == "prior":
-        return f"model:{prior().version}"
+        return _prior_actor()
     return proposal.source
+
+
+def _prior_actor() -> str:
+    return f"model:{prior().version}"
 
 
 async def _book(
@@ -625,6 +647,8 @@ async def queue(
     bank_account_id: uuid.UUID | None,
     source: str | None,
     max_confidence: float | None,
+    date_from: date | None = None,
+    date_to: date | None = None,
     after: tuple[int, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[ProposalRecord]:
@@ -640,6 +664,10 @@ async def queue(
         query = query.where(p.source == source)
     if max_confidence is not None:
         query = query.where(p.confidence <= max_confidence)
+    if date_from is not None:
+        query = query.where(p.booking_date >= date_from)
+    if date_to is not None:
+        query = query.where(p.booking_date <= date_to)
     if after is not None:
         query = query.where((p.impact < after[0]) | ((p.impact == after[0]) & (p.id > after[1])))
     return (await session.scalars(query.order_by(p.impact.desc(), p.id).limit(limit))).all()
@@ -678,11 +706,14 @@ async def create_rule(
     session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, body: RuleIn, actor: str
 ) -> CategorizationRule:
     bank_gl = None
+    # Amounts are minor units of the lines the rule can match: the bank account's currency
+    # when the rule names one, else the ledger's base currency.
+    currency = (await get_ledger(session, tenant_id, ledger_id)).base_currency
     if body.bank_account_id is not None:
         bank = await session.get(BankAccount, body.bank_account_id)
         if bank is None or bank.tenant_id != tenant_id or bank.ledger_id != ledger_id:
             raise InvalidRule(f"bank account {body.bank_account_id} is not in this ledger")
-        bank_gl = bank.gl_account_id
+        bank_gl, currency = bank.gl_account_id, bank.currency
     await _check_account(session, ledger_id, body.account, bank_gl)
     conditions: dict[str, Any] = {
         k: v
@@ -696,9 +727,11 @@ async def create_rule(
         }.items()
         if v is not None
     }
-    for name, value in (("min_amount", body.min_amount), ("max_amount", body.max_amount)):
-        if value is not None:
-            conditions[name] = _rule_amount(name, value)
+    if body.min_amount is not None or body.max_amount is not None:
+        scale = (await resolve(session, tenant_id, currency)).scale
+        for name, value in (("min_amount", body.min_amount), ("max_amount", body.max_amount)):
+            if value is not None:
+                conditions[name] = parse_amount(value, scale, field=name)
     now = utcnow()
     record = CategorizationRule(
         tenant_id=tenant_id,
@@ -719,11 +752,6 @@ async def create_rule(
     session.add(record)
     await session.flush()
     return record
-
-
-def _rule_amount(name: str, value: str) -> int:
-    # Rule amounts are in the minor units of the line's currency; two decimals at most.
-    return parse_amount(value, 2, field=name)
 
 
 async def list_rules(
@@ -852,6 +880,19 @@ async def retrain_ledger(
     )
     if outcome.model is None:
         log.info("categorize.retrain.kept", ledger_id=str(ledger_id), reason=outcome.reason)
+        if champion_row is not None and champion is not None:
+            # The champion stays, its operating point follows the feedback: memory and prior
+            # thresholds are chosen anew; the model's stays the one chosen on its holdout.
+            recalibrated = choose_thresholds(
+                feedback,
+                target_precision=settings.target_precision,
+                min_feedback=settings.min_feedback,
+                prior_default=prior_default_threshold(),
+            )
+            champion_row.thresholds = Thresholds(
+                recalibrated.memory, champion.thresholds.model, recalibrated.prior
+            ).to_dict()
+            await session.flush()
         return None
     artifact = outcome.model.to_bytes()
     now = utcnow()

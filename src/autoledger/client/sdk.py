@@ -1,7 +1,8 @@
 """A typed Python SDK for the autoledger HTTP API, sync and async, built on httpx.
 
 Request bodies and responses are the server's own Pydantic contract
-(:mod:`autoledger.ledger.schemas`, :mod:`autoledger.platform.auth.schemas`).
+(:mod:`autoledger.ledger.schemas`, :mod:`autoledger.banking.schemas`,
+:mod:`autoledger.categorize.schemas`, :mod:`autoledger.platform.auth.schemas`).
 
 Design: every endpoint is described once, in :class:`_Endpoints`, as a :class:`Call` — the
 method, path, query, body, a fixed ``Idempotency-Key`` for POSTs, and how to parse the answer.
@@ -24,6 +25,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from autoledger import __version__
 from autoledger.banking import schemas as banking
+from autoledger.categorize import schemas as bookkeeping
 from autoledger.ledger import schemas
 from autoledger.ledger.domain import EntryStatus
 from autoledger.platform.auth.schemas import WhoAmI
@@ -135,6 +137,28 @@ _parse_bank_accounts = _parser(TypeAdapter(list[banking.BankAccountOut]))
 _parse_import = _model(banking.ImportOut)
 _parse_line_page = _model(banking.BankTransactionPage)
 _parse_profile = _model(banking.CsvProfileOut)
+_parse_proposal = _model(bookkeeping.ProposalOut)
+_parse_proposals = _parser(TypeAdapter(list[bookkeeping.ProposalOut]))
+_parse_bulk_accept = _model(bookkeeping.BulkAcceptOut)
+_parse_rule = _model(bookkeeping.RuleOut)
+_parse_rules = _parser(TypeAdapter(list[bookkeeping.RuleOut]))
+_parse_bookkeeping_settings = _model(bookkeeping.SettingsOut)
+_parse_model = _model(bookkeeping.ModelOut)
+_parse_models = _parser(TypeAdapter(list[bookkeeping.ModelOut]))
+_parse_retrain = _model(bookkeeping.RetrainOut)
+_parse_bookkeeping_stats = _model(bookkeeping.StatsOut)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalPage:
+    """A page of the review queue; the cursor comes in the ``X-Next-Cursor`` header."""
+
+    data: list[bookkeeping.ProposalOut]
+    next_cursor: str | None
+
+
+def _parse_proposal_page(response: httpx.Response) -> ProposalPage:
+    return ProposalPage(_parse_proposals(response), response.headers.get("X-Next-Cursor"))
 
 
 def multipart(
@@ -555,6 +579,150 @@ class _BankingEndpoints:
 
 
 @dataclass(frozen=True, slots=True)
+class ProposalQuery:
+    """Filters of ``list_proposals``/``iter_proposals`` (the queue by default)."""
+
+    status: bookkeeping.ProposalStatus = "queued"
+    bank_account_id: uuid.UUID | str | None = None
+    source: bookkeeping.ProposalSource | None = None
+    max_confidence: float | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def params(self) -> tuple[tuple[str, str], ...]:
+        return _query(
+            status=self.status,
+            bank_account_id=self.bank_account_id,
+            source=self.source,
+            max_confidence=self.max_confidence,
+            **{"from": self.date_from, "to": self.date_to},
+        )
+
+
+class _BookkeepingEndpoints:
+    """Bookkeeping endpoints (review queue, rules, policy, models, numbers), as
+    :class:`Call`. No I/O here."""
+
+    @staticmethod
+    def list_proposals(
+        ledger_id: uuid.UUID | str, query: ProposalQuery, cursor: str | None, limit: int
+    ) -> Call[ProposalPage]:
+        return Call(
+            "GET",
+            f"/v1/ledgers/{ledger_id}/proposals",
+            _parse_proposal_page,
+            params=(*query.params(), *_query(cursor=cursor, limit=limit)),
+        )
+
+    @staticmethod
+    def get_proposal(proposal_id: uuid.UUID | str) -> Call[bookkeeping.ProposalOut]:
+        return Call("GET", f"/v1/proposals/{proposal_id}", _parse_proposal)
+
+    @staticmethod
+    def review_proposal(
+        proposal_id: uuid.UUID | str, body: bookkeeping.Review, key: str | None
+    ) -> Call[bookkeeping.ProposalOut]:
+        return Call(
+            "POST",
+            f"/v1/proposals/{proposal_id}/review",
+            _parse_proposal,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def bulk_accept(
+        ledger_id: uuid.UUID | str, ids: Sequence[uuid.UUID | str], key: str | None
+    ) -> Call[bookkeeping.BulkAcceptOut]:
+        body = bookkeeping.BulkAccept.model_validate({"ids": [str(i) for i in ids]})
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/proposals/bulk-accept",
+            _parse_bulk_accept,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def create_rule(
+        ledger_id: uuid.UUID | str, body: bookkeeping.RuleIn, key: str | None
+    ) -> Call[bookkeeping.RuleOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/categorization-rules",
+            _parse_rule,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_rules(ledger_id: uuid.UUID | str) -> Call[list[bookkeeping.RuleOut]]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}/categorization-rules", _parse_rules)
+
+    @staticmethod
+    def deactivate_rule(
+        ledger_id: uuid.UUID | str, rule_id: uuid.UUID | str, key: str | None
+    ) -> Call[bookkeeping.RuleOut]:
+        return Call(
+            "DELETE",
+            f"/v1/ledgers/{ledger_id}/categorization-rules/{rule_id}",
+            _parse_rule,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def get_settings(ledger_id: uuid.UUID | str) -> Call[bookkeeping.SettingsOut]:
+        return Call(
+            "GET", f"/v1/ledgers/{ledger_id}/categorization-settings", _parse_bookkeeping_settings
+        )
+
+    @staticmethod
+    def put_settings(
+        ledger_id: uuid.UUID | str, body: bookkeeping.SettingsIn, key: str | None
+    ) -> Call[bookkeeping.SettingsOut]:
+        return Call(
+            "PUT",
+            f"/v1/ledgers/{ledger_id}/categorization-settings",
+            _parse_bookkeeping_settings,
+            content=body.model_dump_json().encode(),  # the whole policy, defaults included
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_models(ledger_id: uuid.UUID | str) -> Call[list[bookkeeping.ModelOut]]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}/models", _parse_models)
+
+    @staticmethod
+    def retrain(ledger_id: uuid.UUID | str, key: str | None) -> Call[bookkeeping.RetrainOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/models/retrain",
+            _parse_retrain,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def promote_model(
+        ledger_id: uuid.UUID | str, model_id: uuid.UUID | str, key: str | None
+    ) -> Call[bookkeeping.ModelOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/models/{model_id}/promote",
+            _parse_model,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def stats(ledger_id: uuid.UUID | str | None) -> Call[bookkeeping.StatsOut]:
+        return Call(
+            "GET",
+            "/v1/bookkeeping/stats",
+            _parse_bookkeeping_stats,
+            params=_query(ledger_id=ledger_id),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class EntryQuery:
     """Filters of ``list_entries``/``iter_entries``."""
 
@@ -904,6 +1072,110 @@ class Client:
     ) -> banking.CsvProfileOut:
         return self.send(_BankingEndpoints.put_csv_profile(name, spec, idempotency_key))
 
+    # bookkeeping
+    def list_proposals(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: ProposalQuery = ProposalQuery(),
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> ProposalPage:
+        """One page of proposals, largest amount first."""
+        return self.send(_BookkeepingEndpoints.list_proposals(ledger_id, query, cursor, limit))
+
+    def iter_proposals(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: ProposalQuery = ProposalQuery(),
+        *,
+        page_size: int = 500,
+    ) -> Iterator[bookkeeping.ProposalOut]:
+        return self._pages(
+            lambda cursor: self.send(
+                _BookkeepingEndpoints.list_proposals(ledger_id, query, cursor, page_size)
+            )
+        )
+
+    def get_proposal(self, proposal_id: uuid.UUID | str) -> bookkeeping.ProposalOut:
+        return self.send(_BookkeepingEndpoints.get_proposal(proposal_id))
+
+    def review_proposal(
+        self,
+        proposal_id: uuid.UUID | str,
+        body: bookkeeping.Review,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.ProposalOut:
+        """Accept or correct a proposal; the same decision again changes nothing."""
+        return self.send(_BookkeepingEndpoints.review_proposal(proposal_id, body, idempotency_key))
+
+    def bulk_accept(
+        self,
+        ledger_id: uuid.UUID | str,
+        ids: Sequence[uuid.UUID | str],
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.BulkAcceptOut:
+        """Accept every proposal of ``ids`` (all or none)."""
+        return self.send(_BookkeepingEndpoints.bulk_accept(ledger_id, ids, idempotency_key))
+
+    def create_rule(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: bookkeeping.RuleIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.RuleOut:
+        return self.send(_BookkeepingEndpoints.create_rule(ledger_id, body, idempotency_key))
+
+    def list_rules(self, ledger_id: uuid.UUID | str) -> list[bookkeeping.RuleOut]:
+        return self.send(_BookkeepingEndpoints.list_rules(ledger_id))
+
+    def deactivate_rule(
+        self,
+        ledger_id: uuid.UUID | str,
+        rule_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.RuleOut:
+        return self.send(_BookkeepingEndpoints.deactivate_rule(ledger_id, rule_id, idempotency_key))
+
+    def get_bookkeeping_settings(self, ledger_id: uuid.UUID | str) -> bookkeeping.SettingsOut:
+        return self.send(_BookkeepingEndpoints.get_settings(ledger_id))
+
+    def put_bookkeeping_settings(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: bookkeeping.SettingsIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.SettingsOut:
+        return self.send(_BookkeepingEndpoints.put_settings(ledger_id, body, idempotency_key))
+
+    def list_models(self, ledger_id: uuid.UUID | str) -> list[bookkeeping.ModelOut]:
+        return self.send(_BookkeepingEndpoints.list_models(ledger_id))
+
+    def retrain(
+        self, ledger_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> bookkeeping.RetrainOut:
+        """Train a challenger now; it replaces the champion only if it beats it."""
+        return self.send(_BookkeepingEndpoints.retrain(ledger_id, idempotency_key))
+
+    def promote_model(
+        self,
+        ledger_id: uuid.UUID | str,
+        model_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.ModelOut:
+        """Make a version the champion; promoting an older one rolls back."""
+        return self.send(_BookkeepingEndpoints.promote_model(ledger_id, model_id, idempotency_key))
+
+    def bookkeeping_stats(self, ledger_id: uuid.UUID | str | None = None) -> bookkeeping.StatsOut:
+        """Automation, its precision and the queue: of one ledger, or all the tenant's."""
+        return self.send(_BookkeepingEndpoints.stats(ledger_id))
+
 
 class AsyncClient:
     """The asynchronous SDK; the same methods as :class:`Client`, awaited.
@@ -1218,6 +1490,121 @@ class AsyncClient:
     ) -> banking.CsvProfileOut:
         return await self.send(_BankingEndpoints.put_csv_profile(name, spec, idempotency_key))
 
+    # bookkeeping
+    async def list_proposals(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: ProposalQuery = ProposalQuery(),
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> ProposalPage:
+        """One page of proposals, largest amount first."""
+        return await self.send(
+            _BookkeepingEndpoints.list_proposals(ledger_id, query, cursor, limit)
+        )
+
+    def iter_proposals(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: ProposalQuery = ProposalQuery(),
+        *,
+        page_size: int = 500,
+    ) -> AsyncIterator[bookkeeping.ProposalOut]:
+        async def fetch(cursor: str | None) -> ProposalPage:
+            return await self.send(
+                _BookkeepingEndpoints.list_proposals(ledger_id, query, cursor, page_size)
+            )
+
+        return self._pages(fetch)
+
+    async def get_proposal(self, proposal_id: uuid.UUID | str) -> bookkeeping.ProposalOut:
+        return await self.send(_BookkeepingEndpoints.get_proposal(proposal_id))
+
+    async def review_proposal(
+        self,
+        proposal_id: uuid.UUID | str,
+        body: bookkeeping.Review,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.ProposalOut:
+        """Accept or correct a proposal; the same decision again changes nothing."""
+        return await self.send(
+            _BookkeepingEndpoints.review_proposal(proposal_id, body, idempotency_key)
+        )
+
+    async def bulk_accept(
+        self,
+        ledger_id: uuid.UUID | str,
+        ids: Sequence[uuid.UUID | str],
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.BulkAcceptOut:
+        """Accept every proposal of ``ids`` (all or none)."""
+        return await self.send(_BookkeepingEndpoints.bulk_accept(ledger_id, ids, idempotency_key))
+
+    async def create_rule(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: bookkeeping.RuleIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.RuleOut:
+        return await self.send(_BookkeepingEndpoints.create_rule(ledger_id, body, idempotency_key))
+
+    async def list_rules(self, ledger_id: uuid.UUID | str) -> list[bookkeeping.RuleOut]:
+        return await self.send(_BookkeepingEndpoints.list_rules(ledger_id))
+
+    async def deactivate_rule(
+        self,
+        ledger_id: uuid.UUID | str,
+        rule_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.RuleOut:
+        return await self.send(
+            _BookkeepingEndpoints.deactivate_rule(ledger_id, rule_id, idempotency_key)
+        )
+
+    async def get_bookkeeping_settings(self, ledger_id: uuid.UUID | str) -> bookkeeping.SettingsOut:
+        return await self.send(_BookkeepingEndpoints.get_settings(ledger_id))
+
+    async def put_bookkeeping_settings(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: bookkeeping.SettingsIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.SettingsOut:
+        return await self.send(_BookkeepingEndpoints.put_settings(ledger_id, body, idempotency_key))
+
+    async def list_models(self, ledger_id: uuid.UUID | str) -> list[bookkeeping.ModelOut]:
+        return await self.send(_BookkeepingEndpoints.list_models(ledger_id))
+
+    async def retrain(
+        self, ledger_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> bookkeeping.RetrainOut:
+        """Train a challenger now; it replaces the champion only if it beats it."""
+        return await self.send(_BookkeepingEndpoints.retrain(ledger_id, idempotency_key))
+
+    async def promote_model(
+        self,
+        ledger_id: uuid.UUID | str,
+        model_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> bookkeeping.ModelOut:
+        """Make a version the champion; promoting an older one rolls back."""
+        return await self.send(
+            _BookkeepingEndpoints.promote_model(ledger_id, model_id, idempotency_key)
+        )
+
+    async def bookkeeping_stats(
+        self, ledger_id: uuid.UUID | str | None = None
+    ) -> bookkeeping.StatsOut:
+        """Automation, its precision and the queue: of one ledger, or all the tenant's."""
+        return await self.send(_BookkeepingEndpoints.stats(ledger_id))
+
 
 __all__ = [
     "ApiError",
@@ -1226,5 +1613,7 @@ __all__ = [
     "Client",
     "EntryQuery",
     "FieldProblem",
+    "ProposalPage",
+    "ProposalQuery",
     "RetryPolicy",
 ]

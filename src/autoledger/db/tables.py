@@ -12,6 +12,7 @@ TABLE_MODULES = (
     "autoledger.platform.crypto.tables",
     "autoledger.banking.tables",
     "autoledger.categorize.tables",
+    "autoledger.reconcile.tables",
 )
 
 

@@ -37,6 +37,7 @@ class SourceType(StrEnum):
     DOCUMENT = "document"
     PAYROLL_RUN = "payroll_run"
     AGENT_PROPOSAL = "agent_proposal"
+    RECONCILIATION = "reconciliation"
     SYSTEM = "system"
 
 

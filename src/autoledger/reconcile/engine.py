@@ -21,7 +21,7 @@ is positive), and every candidate obeys ``sum(lines) = sum(allocations) + sum(wr
 
 import math
 from bisect import bisect_left, bisect_right
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,7 +29,7 @@ from itertools import combinations
 from typing import Literal
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from scipy.sparse import csr_array
 
@@ -42,7 +42,7 @@ Kind = Literal["one_to_one", "one_to_many", "many_to_one", "partial"]
 Method = Literal["exact_key", "scored"]
 
 NAME_FLOOR = 0.80  # a party is a candidate from this name similarity
-COMMON_WORD = 25  # a word of more parties than this (or 2 % of them) does not block
+COMMON_WORD = 50  # a blocking key of more parties than this blocks only as a last resort
 PARTIES_PER_LINE = 5
 SUBSET_ITEMS = 12  # 1:N searches the party's items nearest in date, at most this many
 SUBSET_SOLUTIONS = 4
@@ -108,6 +108,12 @@ class Candidate:
     @property
     def items(self) -> tuple[str, ...]:
         return tuple(a.item_id for a in self.allocations)
+
+    @property
+    def identified(self) -> bool:
+        """Whether something names the payer: a reference, a learned alias, or a name at
+        least :data:`NAME_FLOOR` alike. An amount alone never reconciles on its own."""
+        return _identified(self.features)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,16 +227,14 @@ class _Builder:
             if party:
                 self.by_party[(party, item.currency, item.amount > 0)].append(j)
         self.parties_known = {party for party, _, _ in self.by_party}
-        # Words shared by many parties ("WORKS", "FOODS") find everyone: they still count in
-        # the similarity, but do not block.
-        frequency = Counter(w for party in self.parties_known for w in set(party.split()))
-        common = max(COMMON_WORD, len(self.parties_known) // 50)
-        self.word_index: dict[str, set[str]] = defaultdict(set)
+        # Blocking keys (each word and its first four letters) shared by many parties find
+        # everyone: they still count in the similarity, but only block when nothing rarer does.
+        index: dict[str, set[str]] = defaultdict(set)
         for party in self.parties_known:
             for word in party.split():
-                if frequency[word] <= common:
-                    self.word_index[word].add(party)
-                    self.word_index[word[:4]].add(party)
+                index[word].add(party)
+                index[word[:4]].add(party)
+        self.word_index = dict(index)
         self.similarity_cache: dict[tuple[str, str], float] = {}
         self.party_cache: dict[tuple[str, str], list[tuple[str, float, bool]]] = {}
 
@@ -246,6 +250,21 @@ class _Builder:
             self.similarity_cache[key] = value
         return value
 
+    def pool(self, query: str) -> list[str]:
+        """The parties sharing a blocking key with ``query``: the union over its rare keys,
+        else the smallest set of a common one."""
+        sets = [
+            self.word_index[key]
+            for word in query.split()
+            for key in (word, word[:4])
+            if key in self.word_index
+        ]
+        rare = [found for found in sets if len(found) <= COMMON_WORD]
+        if rare:
+            return list(set().union(*rare))
+        smallest = min(sets, key=len, default=set[str]())
+        return list(smallest)
+
     def parties(self, line: Line) -> list[tuple[str, float, bool]]:
         """(party, similarity, via alias) of the item parties this line may be, best first."""
         named, texted = party_key(line.counterparty), party_key(line.text)
@@ -260,14 +279,16 @@ class _Builder:
             alias = self.knowledge.aliases.get(query)
             if alias is not None and alias in self.parties_known:
                 best[alias] = (1.0, True)
-            pool: set[str] = set()
-            for word in query.split():
-                pool |= self.word_index.get(word, set())
-                pool |= self.word_index.get(word[:4], set())
-            for party in pool:
-                score = self.similarity(query, party)
-                if score >= NAME_FLOOR and score > best.get(party, (0.0, False))[0]:
-                    best[party] = (score, False)
+            pool = self.pool(query)
+            for party, score, _ in process.extract(
+                query,
+                pool,
+                scorer=fuzz.token_set_ratio,
+                score_cutoff=NAME_FLOOR * 100,
+                limit=PARTIES_PER_LINE,
+            ):
+                if score / 100.0 > best.get(party, (0.0, False))[0]:
+                    best[party] = (score / 100.0, False)
         found = sorted(((p, s, a) for p, (s, a) in best.items()), key=lambda t: (-t[1], t[0]))[
             :PARTIES_PER_LINE
         ]
@@ -289,10 +310,12 @@ class _Builder:
         party_lines: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
         for i, line in enumerate(self.lines):
             found = self.for_line(i, line)
-            exact = sum(1 for raw in found if raw.features[_F["amount_exact"]])
+            rivals = [raw for raw in found if raw.features[_F["amount_exact"]]]
+            exact = len(rivals)
+            identified = sum(1 for raw in rivals if _identified(raw.features))
             for raw in found:
-                others = exact - (1 if raw.features[_F["amount_exact"]] else 0)
-                raw.features[_F["competitors"]] = math.log1p(others)
+                mine = raw.features[_F["amount_exact"]] and _identified(raw.features)
+                raw.features[_F["competitors"]] = math.log1p(identified - (1 if mine else 0))
             out.extend(found)
             if not exact:
                 parties = self.parties(line)
@@ -471,6 +494,7 @@ class _Builder:
     ) -> list[float]:
         row = [0.0] * len(FEATURES)
         row[_F["reference"]] = sum(1 for j in members if j in referenced) / len(members)
+        row[_F["reference_elsewhere"]] = 1.0 if referenced.difference(members) else 0.0
         row[_F["amount_exact"]] = 0.0 if writeoff or partial else 1.0
         if writeoff is not None:
             row[_F["writeoff"]] = 1.0
@@ -519,6 +543,12 @@ class _Builder:
                     )
                     self.stats["many_to_one_candidates"] += 1
                     yield _Raw(combo, ((j, item.amount),), None, "many_to_one", "scored", row)
+
+
+def _identified(features: Sequence[float]) -> bool:
+    return bool(
+        features[_F["reference"]] or features[_F["alias"]] or features[_F["name"]] >= NAME_FLOOR
+    )
 
 
 def _subset_sums(

@@ -29,8 +29,10 @@ class Policy:
     suggest_from: float = 0.05  # below: left unmatched, not even suggested
     source: str = "none"  # none | prior | feedback
 
-    def auto(self, confidence: float) -> bool:
-        return self.threshold is not None and confidence >= self.threshold
+    def auto(self, confidence: float, identified: bool = True) -> bool:
+        """Reconcile without a person: confident enough, and the payer is identified (by a
+        reference, an alias or its name; an amount alone never suffices)."""
+        return identified and self.threshold is not None and confidence >= self.threshold
 
 
 def learn_policy(

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 #: the features, in the order of the weight vector
 FEATURES: tuple[str, ...] = (
     "reference",  # share of the allocated items whose reference the line names
+    "reference_elsewhere",  # the line names an item this candidate does not settle
     "amount_exact",  # the line pays exactly what it settles, no write-off
     "writeoff",  # a tolerance explains the difference
     "writeoff_share",  # |write-off| / |line amount|, in percent

@@ -27,6 +27,9 @@ class Scope(StrEnum):
     BOOKKEEPING_READ = "bookkeeping:read"
     BOOKKEEPING_REVIEW = "bookkeeping:review"
     BOOKKEEPING_MANAGE = "bookkeeping:manage"
+    RECONCILE_READ = "reconcile:read"
+    RECONCILE_WRITE = "reconcile:write"
+    RECONCILE_MANAGE = "reconcile:manage"
     PII_REVEAL = "pii:reveal"
 
 
@@ -41,7 +44,13 @@ class Role(StrEnum):
     AGENT = "agent"
 
 
-_READ = {Scope.PROFILE_READ, Scope.LEDGER_READ, Scope.BANKING_READ, Scope.BOOKKEEPING_READ}
+_READ = {
+    Scope.PROFILE_READ,
+    Scope.LEDGER_READ,
+    Scope.BANKING_READ,
+    Scope.BOOKKEEPING_READ,
+    Scope.RECONCILE_READ,
+}
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     # books entries and keeps the books; approves holds; no keys, no audit, no period close
@@ -51,6 +60,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.LEDGER_WRITE,
             Scope.BANKING_WRITE,
             Scope.BOOKKEEPING_REVIEW,
+            Scope.RECONCILE_WRITE,
             Scope.ENTRIES_APPROVE,
             Scope.EVENTS_READ,
             Scope.WEBHOOKS_READ,

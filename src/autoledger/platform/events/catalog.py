@@ -18,6 +18,7 @@ EVENT_MODULES = (
     "autoledger.ledger.events",
     "autoledger.banking.events",
     "autoledger.categorize.events",
+    "autoledger.reconcile.events",
 )
 
 

@@ -40,6 +40,7 @@ HandlerFn = Callable[[AsyncSession, Event], Awaitable[None]]
 CONSUMER_MODULES: tuple[str, ...] = (
     "autoledger.platform.webhooks.consumers",
     "autoledger.categorize.consumers",
+    "autoledger.reconcile.consumers",
 )
 
 

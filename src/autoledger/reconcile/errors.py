@@ -1,0 +1,38 @@
+"""Reconciliation errors: each with its stable code and HTTP status."""
+
+from autoledger.kit.errors import Conflict, NotFound
+
+
+class OpenItemNotFound(NotFound):
+    code = "reconcile.open_item_not_found"
+    title = "Open item not found"
+
+
+class OpenItemAccountNotFound(NotFound):
+    code = "reconcile.account_not_found"
+    title = "No such account in the ledger"
+
+
+class AccountNotMarked(NotFound):
+    code = "reconcile.account_not_marked"
+    title = "The account is not open-item managed"
+
+
+class BankAccountNotFound(NotFound):
+    code = "reconcile.bank_account_not_found"
+    title = "Bank account not found"
+
+
+class MatchNotFound(NotFound):
+    code = "reconcile.match_not_found"
+    title = "Match not found"
+
+
+class MatchDecided(Conflict):
+    code = "reconcile.match_decided"
+    title = "The match was already decided"
+
+
+class MatchStale(Conflict):
+    code = "reconcile.match_stale"
+    title = "A line or an item of the match changed since it was proposed"
