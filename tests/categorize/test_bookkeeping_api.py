@@ -11,6 +11,9 @@ from autoledger.platform.auth.roles import Role
 from tests.banking.support import BankSetup, bank_account, csv_statement, upload
 from tests.conftest import TenantKeys
 
+#: how long a test waits for the worker (generous: the suite shares two cores)
+WAIT_SECONDS = 60.0
+
 JANUARY = [
     ("2026-01-02", "Coffee Corner", "-3.50"),
     ("2026-01-05", "ACME Corp invoice 17", "1200.00"),
@@ -23,9 +26,10 @@ async def all_proposals(
     client: httpx.AsyncClient, setup: BankSetup, count: int
 ) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for _ in range(200):
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
         found = {}
-        for status in ("queued", "auto_booked", "accepted", "corrected"):
+        for status in ("queued", "auto_booked", "accepted", "corrected", "reconciled"):
             response = await client.get(
                 f"/v1/ledgers/{setup.ledger_id}/proposals",
                 params={"status": status},

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.platform.auth.roles import Role
 from tests.api.test_errors_and_observability import assert_problem
+from tests.categorize.test_bookkeeping_api import WAIT_SECONDS
 from tests.conftest import TenantKeys, make_tenant
 from tests.platform.audit.conftest import audit_records
 
@@ -64,7 +65,8 @@ class Books:
     ) -> list[dict[str, Any]]:
         """The items once the worker has delivered what ``done`` waits for."""
         found: list[dict[str, Any]] = []
-        for _ in range(300):
+        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
             found = await self.items(**params)
             if done(found):
                 return found

@@ -12,7 +12,7 @@ from autoledger.platform.auth.roles import Role
 from autoledger.reconcile.scoring import prior
 from tests.api.test_errors_and_observability import assert_problem
 from tests.banking.support import BankSetup, bank_account, csv_statement, upload
-from tests.categorize.test_bookkeeping_api import all_proposals
+from tests.categorize.test_bookkeeping_api import WAIT_SECONDS, all_proposals
 from tests.conftest import TenantKeys
 
 INVOICES = [
@@ -35,7 +35,8 @@ async def open_items(
     client: httpx.AsyncClient, setup: BankSetup, count: int
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for _ in range(300):
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
         response = await client.get(
             f"/v1/ledgers/{setup.ledger_id}/open-items", headers=setup.tenant.headers(Role.VIEWER)
         )
@@ -172,6 +173,17 @@ async def test_a_statement_is_reconciled_against_invoices(
         or proposals[text]["entry_id"] is not None
     )
     assert await bank_balance(client, setup, codes) == expected
+    for text, proposal in proposals.items():
+        if proposal["bank_transaction_id"] in reconciled_lines:
+            assert proposal["status"] == "reconciled", text
+            assert proposal["entry_id"] is None
+    acme_proposal = proposals[STATEMENT[0][1]]
+    refused = await client.post(
+        f"/v1/proposals/{acme_proposal['id']}/review",
+        json={"action": "accept"},
+        headers=tenant.headers(Role.ACCOUNTANT),
+    )
+    assert_problem(refused, 409, "categorize.line_reconciled")
 
     # Unreconciling reverses the settlement and reopens the invoice; rejecting it means the
     # pair is never proposed again.
@@ -183,6 +195,8 @@ async def test_a_statement_is_reconciled_against_invoices(
     )
     assert reopened.json()["status"] == "open"
     assert await bank_balance(client, setup, codes) == expected - Decimal("500.00")
+    requeued = await client.get(f"/v1/proposals/{acme_proposal['id']}", headers=tenant.headers())
+    assert requeued.json()["status"] == "queued"
     conflict = await decide(client, tenant, acme["id"], "accept")
     assert_problem(conflict, 409, "reconcile.match_decided")
     rejected = await decide(client, tenant, acme["id"], "reject")

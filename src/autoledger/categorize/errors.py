@@ -31,3 +31,8 @@ class UnknownAccount(InvalidRequest):
 class AlreadyReviewed(Conflict):
     code = "categorize.already_reviewed"
     title = "Proposal already reviewed"
+
+
+class LineReconciled(Conflict):
+    code = "categorize.line_reconciled"
+    title = "The bank line is reconciled"

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from autoledger.kit.schemas import RequestModel, ResponseModel
 
-ProposalStatus = Literal["queued", "auto_booked", "accepted", "corrected"]
+ProposalStatus = Literal["queued", "auto_booked", "accepted", "corrected", "reconciled"]
 ProposalSource = Literal["rule", "memory", "model", "prior", "none"]
 ACCOUNT_CODE = Field(min_length=1, max_length=40, description="A ledger account code")
 

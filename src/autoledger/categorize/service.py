@@ -28,6 +28,7 @@ from autoledger.categorize import events
 from autoledger.categorize.errors import (
     AlreadyReviewed,
     InvalidRule,
+    LineReconciled,
     ModelNotFound,
     ProposalNotFound,
     RuleNotFound,
@@ -76,6 +77,7 @@ from autoledger.ledger.tables import Account
 from autoledger.ledger.types import Direction
 from autoledger.ml.calibration import Calibrator
 from autoledger.platform.events import outbox
+from autoledger.reconcile.tables import ReconciledLine
 
 log = structlog.get_logger("autoledger.categorize")
 
@@ -390,7 +392,10 @@ async def propose_for_line(
         )
     news = [events.PROPOSAL_CREATED.name]
     target = proposal.account
-    if (
+    if await _reconciled(session, line.id):
+        # reconciliation booked it already (its settlement): nothing to book or review
+        record.status = "reconciled"
+    elif (
         target is not None
         and target in state.codes
         and state.codes[target] != account.gl_account_id  # never the bank against itself
@@ -412,6 +417,64 @@ async def propose_for_line(
     await session.flush()
     await _announce(session, record, news)
     return record
+
+
+async def _reconciled(session: AsyncSession, line_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(ReconciledLine.bank_transaction_id).where(
+            ReconciledLine.bank_transaction_id == line_id
+        )
+    )
+    return found is not None
+
+
+async def release_lines(
+    session: AsyncSession, tenant_id: uuid.UUID, line_ids: Sequence[uuid.UUID], actor: str
+) -> None:
+    """Reconciliation takes these lines over (its settlement books them): a booking made
+    here is reversed first, so the bank's money is in the ledger once, and their proposals
+    leave the queue as ``reconciled``."""
+    records = (
+        await session.scalars(
+            select(ProposalRecord)
+            .where(
+                ProposalRecord.tenant_id == tenant_id,
+                ProposalRecord.bank_transaction_id.in_(line_ids),
+                ProposalRecord.status != "reconciled",
+            )
+            .with_for_update()
+        )
+    ).all()
+    now = utcnow()
+    for record in records:
+        if record.entry_id is not None:
+            await _reverse(
+                session, tenant_id, record.entry_id, actor, "Superseded by reconciliation"
+            )
+            record.reversed_entry_ids = [*record.reversed_entry_ids, str(record.entry_id)]
+            record.entry_id = None
+        record.status, record.account_code, record.updated_at = "reconciled", None, now
+        await _announce(session, record, [events.PROPOSAL_REVIEWED.name])
+
+
+async def requeue_lines(
+    session: AsyncSession, tenant_id: uuid.UUID, line_ids: Sequence[uuid.UUID]
+) -> None:
+    """These lines are no longer reconciled: their proposals wait in the queue again."""
+    records = (
+        await session.scalars(
+            select(ProposalRecord)
+            .where(
+                ProposalRecord.tenant_id == tenant_id,
+                ProposalRecord.bank_transaction_id.in_(line_ids),
+                ProposalRecord.status == "reconciled",
+            )
+            .with_for_update()
+        )
+    ).all()
+    now = utcnow()
+    for record in records:
+        record.status, record.updated_at = "queued", now
 
 
 def _with_version(proposal: Proposal, version: str | None) -> Proposal:
@@ -523,6 +586,10 @@ async def review(
     booked one and books the given account. Either way the decision is a label.
     """
     record = await get_proposal(session, tenant_id, proposal_id, lock=True)
+    if record.status == "reconciled":
+        raise LineReconciled(
+            f"proposal {proposal_id}'s line is reconciled; unreconcile its match to book it here"
+        )
     line = await session.get(BankTransactionRecord, record.bank_transaction_id)
     account = await session.get(BankAccount, record.bank_account_id)
     if line is None or account is None:
@@ -593,13 +660,17 @@ async def review(
 
 
 async def _reverse(
-    session: AsyncSession, tenant_id: uuid.UUID, entry_id: uuid.UUID, actor: str
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    actor: str,
+    description: str = "Recategorized by review",
 ) -> None:
     command = ReverseEntry(
         tenant_id=tenant_id,
         entry_id=entry_id,
         actor=actor,
-        description="Recategorized by review",
+        description=description,
         client_id=f"reverse:{entry_id}",
     )
     outcome = (await journal.execute(session, [command]))[0]

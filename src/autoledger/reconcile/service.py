@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.banking.statement import currency_scale
 from autoledger.banking.tables import BankAccount, BankTransactionRecord
-from autoledger.categorize.tables import ProposalRecord
+from autoledger.categorize import service as bookkeeping
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import AutoledgerError
 from autoledger.kit.ids import new_id
@@ -489,7 +489,9 @@ async def _reconcile(
             or abs(allocation.amount) > abs(item.open_amount)
         ):
             raise MatchStale(f"open item {allocation.open_item_id} changed since match {match.id}")
-    await _release_bookkeeping(session, [line.bank_transaction_id for line in lines], actor)
+    await bookkeeping.release_lines(
+        session, match.tenant_id, [line.bank_transaction_id for line in lines], actor
+    )
     bank = await get_bank_account(session, match.tenant_id, match.bank_account_id)
     settings = await settings_of(session, match.ledger_id)
     records = {
@@ -560,40 +562,6 @@ async def _reconcile(
     await _supersede_others(session, match, [line.bank_transaction_id for line in lines])
 
 
-async def _release_bookkeeping(
-    session: AsyncSession, line_ids: Sequence[uuid.UUID], actor: str
-) -> None:
-    """A line the bookkeeping loop already booked is booked again by its settlement: the
-    earlier entry is reversed first (corrections are reversals), so the bank's money is in
-    the ledger exactly once."""
-    proposals = (
-        await session.scalars(
-            select(ProposalRecord)
-            .where(
-                ProposalRecord.bank_transaction_id.in_(line_ids),
-                ProposalRecord.entry_id.is_not(None),
-            )
-            .with_for_update()
-        )
-    ).all()
-    for proposal in proposals:
-        booked = proposal.entry_id
-        if booked is None:
-            continue
-        command = ReverseEntry(
-            tenant_id=proposal.tenant_id,
-            entry_id=booked,
-            actor=actor,
-            description="Superseded by reconciliation",
-            client_id=f"reconcile-release:{booked}",
-        )
-        outcome = (await journal.execute(session, [command]))[0]
-        if isinstance(outcome, AutoledgerError):
-            raise outcome
-        proposal.reversed_entry_ids = [*proposal.reversed_entry_ids, str(booked)]
-        proposal.entry_id = None
-
-
 async def _supersede_others(
     session: AsyncSession, match: ReconcileMatch, line_ids: Sequence[uuid.UUID]
 ) -> None:
@@ -651,7 +619,13 @@ async def reopen(
             item.status = "open" if item.open_amount == item.amount else "partially_settled"
             item.updated_at = now
         settlement.reversed_by_entry_id = reversal_entry_id
+    freed = (
+        await session.scalars(
+            select(ReconciledLine.bank_transaction_id).where(ReconciledLine.match_id == match.id)
+        )
+    ).all()
     await session.execute(delete(ReconciledLine).where(ReconciledLine.match_id == match.id))
+    await bookkeeping.requeue_lines(session, match.tenant_id, list(freed))
     match.reversal_entry_id = reversal_entry_id
     match.decided_at = now
 
