@@ -2,15 +2,17 @@
 retraining of each ledger's model as labels come in."""
 
 import uuid
+from collections.abc import Iterable
 
 import structlog
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.banking.events import TRANSACTION_IMPORTED
 from autoledger.categorize import service
-from autoledger.categorize.metrics import BookkeepingMetrics
 from autoledger.categorize.tables import LabelRecord, ProposalRecord
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import describe
@@ -29,9 +31,18 @@ async def propose(session: AsyncSession, event: Event) -> None:
         await service.propose_for_line(session, STATES, event.tenant, uuid.UUID(event.data["id"]))
 
 
+class _Forward(Collector):
+    """Shows the process's bookkeeping metrics on another registry."""
+
+    def collect(self) -> Iterable[Metric]:
+        return STATES.metrics.registry.collect()
+
+
 def serve_metrics(registry: CollectorRegistry) -> None:
-    """Report this process's bookkeeping metrics on ``registry`` (the app's /metrics)."""
-    STATES.metrics = BookkeepingMetrics(registry=registry)
+    """Report this process's bookkeeping metrics on ``registry`` (an app's /metrics). The
+    metrics belong to the process, as the states do, so every app of the process shows the
+    same counts; an app started later does not take them from one started earlier."""
+    registry.register(_Forward())
 
 
 CONSUMERS = [
