@@ -42,7 +42,14 @@ from typing import Any
 from autoledger.demo.simulator import simulate
 from autoledger.reconcile.engine import Candidate, Item, Line, match
 from autoledger.reconcile.learning import Confirmed, Policy, knowledge, learn_policy
-from autoledger.reconcile.replay import OpenBooks, Scenario, Truth, is_correct, scenario
+from autoledger.reconcile.replay import (
+    OpenBooks,
+    Scenario,
+    Truth,
+    is_correct,
+    scenario,
+    settles_exactly,
+)
 from autoledger.reconcile.scoring import prior
 from bench.common import machine_info, say
 
@@ -310,17 +317,6 @@ def scale_scenario(
     return lines, items, truth
 
 
-def _right(candidate: Candidate, truth: dict[str, set[tuple[str, int]]]) -> bool:
-    expected: dict[str, int] = defaultdict(int)
-    for line_id in candidate.lines:
-        for item_id, amount in truth.get(line_id, ()):
-            expected[item_id] += amount
-    got: dict[str, int] = defaultdict(int)
-    for allocation in candidate.allocations:
-        got[allocation.item_id] += allocation.amount
-    return bool(expected) and got == expected
-
-
 def run_scale(n: int) -> dict[str, Any]:
     built = time.perf_counter()
     lines, items, truth = scale_scenario(n)
@@ -328,14 +324,14 @@ def run_scale(n: int) -> dict[str, Any]:
     started = time.perf_counter()
     outcome = match(lines, items, scorer=prior())
     seconds = time.perf_counter() - started
-    right = sum(1 for candidate in outcome.matches if _right(candidate, truth))
+    right = sum(1 for candidate in outcome.matches if settles_exactly(candidate, truth))
     threshold = prior().metadata.get("default_threshold")
     auto = [
         c
         for c in outcome.matches
         if threshold is not None and c.confidence >= threshold and c.identified
     ]
-    auto_right = sum(1 for c in auto if _right(c, truth))
+    auto_right = sum(1 for c in auto if settles_exactly(c, truth))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "items": len(items),

@@ -26,7 +26,6 @@ WINDOW = 2_000  # most recent pairs the calibration and the threshold are chosen
 class Policy:
     calibrator: Calibrator = field(default_factory=Calibrator)
     threshold: float | None = None  # auto-reconcile from this calibrated confidence
-    suggest_from: float = 0.05  # below: left unmatched, not even suggested
     source: str = "none"  # none | prior | feedback
 
     def auto(self, confidence: float, identified: bool = True) -> bool:
@@ -76,6 +75,13 @@ class Confirmed:
     item_counterparty: str | None
 
 
+def aliases_of(line_counterparty: str | None, line_text: str, party: str) -> list[tuple[str, str]]:
+    """(alias, party) pairs a confirmed match teaches: how the bank named the payer, in the
+    line's counterparty and in its text, where that differs from the items' party key."""
+    keys = {party_key(line_counterparty), party_key(line_text)}
+    return [(key, party) for key in sorted(keys) if key and key != party]
+
+
 def knowledge(confirmed: Iterable[Confirmed], rejected: Iterable[tuple[str, str]]) -> Knowledge:
     """Aliases (the line's party as the bank wrote it -> the items' party, when they are
     worded differently), confirmed matches per party, and the rejected pairs."""
@@ -86,8 +92,5 @@ def knowledge(confirmed: Iterable[Confirmed], rejected: Iterable[tuple[str, str]
         if not party:
             continue
         history[party] += 1
-        for text in (match.line_counterparty, match.line_text):
-            key = party_key(text)
-            if key and key != party:
-                aliases[key] = party
+        aliases.update(aliases_of(match.line_counterparty, match.line_text, party))
     return Knowledge(aliases=aliases, history=dict(history), rejected=frozenset(rejected))

@@ -8,7 +8,7 @@ it settles, with the amounts, and the write-offs that close them; a line whose t
 none of these items settles nothing, and any match of it is wrong.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -157,15 +157,24 @@ def _shape(
     return "with_writeoff" if writeoffs else "one_to_one"
 
 
-def is_correct(candidate: Candidate, truth: dict[str, Truth]) -> bool:
+def is_correct(candidate: Candidate, truth: Mapping[str, Truth]) -> bool:
     """Whether ``candidate`` settles exactly what each of its lines truly settles (for a
     match of several lines, their truths together)."""
+    return settles_exactly(candidate, {line_id: t.allocations for line_id, t in truth.items()})
+
+
+def settles_exactly(
+    candidate: Candidate, allocations: Mapping[str, Collection[tuple[str, int]]]
+) -> bool:
+    """Whether ``candidate`` allocates, item by item, what ``allocations`` (line id -> the
+    (item id, amount) it truly settles) says its lines settle; a line settling nothing
+    makes any candidate wrong."""
     expected: dict[str, int] = {}
     for line_id in candidate.lines:
-        line_truth = truth.get(line_id)
-        if line_truth is None:
+        settled = allocations.get(line_id)
+        if not settled:
             return False
-        for item_id, amount in line_truth.allocations:
+        for item_id, amount in settled:
             expected[item_id] = expected.get(item_id, 0) + amount
     got: dict[str, int] = {}
     for allocation in candidate.allocations:

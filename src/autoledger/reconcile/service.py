@@ -24,6 +24,7 @@ from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autoledger.banking.repository import BankingRepository
 from autoledger.banking.statement import currency_scale
 from autoledger.banking.tables import BankAccount, BankTransactionRecord
 from autoledger.categorize import service as bookkeeping
@@ -48,7 +49,7 @@ from autoledger.reconcile.events import (
     MATCH_UNRECONCILED,
     match_event,
 )
-from autoledger.reconcile.learning import Policy, learn_policy
+from autoledger.reconcile.learning import Policy, aliases_of, learn_policy
 from autoledger.reconcile.normalize import party_key
 from autoledger.reconcile.schemas import AllocationOut, MatchLineOut, MatchOut, WriteOffOut
 from autoledger.reconcile.scoring import FEATURES, prior
@@ -95,11 +96,7 @@ def model_actor() -> str:
 async def get_bank_account(
     session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid.UUID
 ) -> BankAccount:
-    account = await session.scalar(
-        select(BankAccount).where(
-            BankAccount.id == bank_account_id, BankAccount.tenant_id == tenant_id
-        )
-    )
+    account = await BankingRepository(session).bank_account(tenant_id, bank_account_id)
     if account is None:
         raise BankAccountNotFound(f"no bank account {bank_account_id}")
     return account
@@ -199,7 +196,9 @@ async def run(session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid
         for candidate in outcome.matches:
             if policy.auto(candidate.confidence, candidate.identified):
                 record = kept[_key(candidate)]
-                await _reconcile(session, record, model_actor(), auto=True)
+                await _reconcile(
+                    session, record, model_actor(), auto=True, bank=bank, settings=settings
+                )
                 await _announce(
                     session, MATCH_RECONCILED, tenant_id, [await match_out_of(session, record)]
                 )
@@ -338,20 +337,23 @@ def _chunks(values: Sequence[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UU
         yield values[start : start + size]
 
 
-async def _supersede(session: AsyncSession, line_ids: Sequence[uuid.UUID]) -> None:
+async def _supersede(
+    session: AsyncSession, line_ids: Sequence[uuid.UUID], *, keep: uuid.UUID | None = None
+) -> None:
+    """Suggestions for these lines (but ``keep``) are replaced: by a new run or a decision."""
     for chunk in _chunks(line_ids, 5_000):
+        query = update(ReconcileMatch).where(
+            ReconcileMatch.status == "suggested",
+            ReconcileMatch.id.in_(
+                select(ReconcileMatchLine.match_id).where(
+                    ReconcileMatchLine.bank_transaction_id.in_(chunk)
+                )
+            ),
+        )
+        if keep is not None:
+            query = query.where(ReconcileMatch.id != keep)
         await session.execute(
-            update(ReconcileMatch)
-            .where(
-                ReconcileMatch.status == "suggested",
-                ReconcileMatch.id.in_(
-                    select(ReconcileMatchLine.match_id).where(
-                        ReconcileMatchLine.bank_transaction_id.in_(chunk)
-                    )
-                ),
-            )
-            .values(status="superseded")
-            .execution_options(synchronize_session=False)
+            query.values(status="superseded").execution_options(synchronize_session=False)
         )
 
 
@@ -454,8 +456,15 @@ async def unreconcile(
 
 
 async def _reconcile(
-    session: AsyncSession, match: ReconcileMatch, actor: str, *, auto: bool
+    session: AsyncSession,
+    match: ReconcileMatch,
+    actor: str,
+    *,
+    auto: bool,
+    bank: BankAccount | None = None,
+    settings: ReconcileSettings | None = None,
 ) -> None:
+    """Book ``match``; a run passes the bank account and settings it already loaded."""
     lines, allocations = await match_parts(session, match.id)
     for line in lines:
         session.add(
@@ -492,8 +501,8 @@ async def _reconcile(
     await bookkeeping.release_lines(
         session, match.tenant_id, [line.bank_transaction_id for line in lines], actor
     )
-    bank = await get_bank_account(session, match.tenant_id, match.bank_account_id)
-    settings = await settings_of(session, match.ledger_id)
+    bank = bank or await get_bank_account(session, match.tenant_id, match.bank_account_id)
+    settings = settings or await settings_of(session, match.ledger_id)
     records = {
         r.id: r
         for r in (
@@ -559,26 +568,7 @@ async def _reconcile(
         )
     match.status, match.auto, match.entry_id = "reconciled", auto, outcome.id
     match.decided_by, match.decided_at = actor, now
-    await _supersede_others(session, match, [line.bank_transaction_id for line in lines])
-
-
-async def _supersede_others(
-    session: AsyncSession, match: ReconcileMatch, line_ids: Sequence[uuid.UUID]
-) -> None:
-    await session.execute(
-        update(ReconcileMatch)
-        .where(
-            ReconcileMatch.status == "suggested",
-            ReconcileMatch.id != match.id,
-            ReconcileMatch.id.in_(
-                select(ReconcileMatchLine.match_id).where(
-                    ReconcileMatchLine.bank_transaction_id.in_(line_ids)
-                )
-            ),
-        )
-        .values(status="superseded")
-        .execution_options(synchronize_session=False)
-    )
+    await _supersede(session, [line.bank_transaction_id for line in lines], keep=match.id)
 
 
 async def _unreconcile(session: AsyncSession, match: ReconcileMatch, actor: str) -> None:
@@ -666,10 +656,7 @@ async def _learn_alias(session: AsyncSession, match: ReconcileMatch) -> None:
     (party,) = parties
     now = utcnow()
     for record in records:
-        for text in (record.counterparty_name, record.description):
-            alias = party_key(text)
-            if not alias or alias == party:
-                continue
+        for alias, _ in aliases_of(record.counterparty_name, record.description, party):
             known = await session.scalar(
                 select(ReconcileAlias).where(
                     ReconcileAlias.ledger_id == match.ledger_id, ReconcileAlias.alias == alias
