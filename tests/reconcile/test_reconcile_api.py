@@ -89,6 +89,13 @@ async def test_a_statement_is_reconciled_against_invoices(
         headers=tenant.headers(Role.ADMIN),
     )
     assert marked.status_code == 200, marked.text
+    # this test runs the matcher itself, once the bookkeeping loop has seen every line
+    manual = await client.put(
+        f"/v1/ledgers/{setup.ledger_id}/reconcile-settings",
+        json={"run_on_import": False},
+        headers=tenant.headers(Role.ADMIN),
+    )
+    assert manual.status_code == 200, manual.text
     for reference, party, amount, due in INVOICES:
         posted = await client.post(
             f"/v1/ledgers/{setup.ledger_id}/entries",

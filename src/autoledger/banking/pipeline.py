@@ -23,7 +23,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -100,8 +100,20 @@ class Check:
     statement_id: str | None = None
     opening: int | None = None
     closing: int | None = None
+    opening_date: date | None = None
+    closing_date: date | None = None
+    first_line: date | None = None
+    last_line: date | None = None
     total: int = 0
     lines: int = 0
+
+    def add(self, booked: date, amount: int) -> None:
+        self.total += amount
+        self.lines += 1
+        if self.first_line is None or booked < self.first_line:
+            self.first_line = booked
+        if self.last_line is None or booked > self.last_line:
+            self.last_line = booked
 
     def balanced(self) -> bool | None:
         if self.opening is None or self.closing is None:
@@ -117,10 +129,18 @@ class Check:
             "statement_id": self.statement_id,
             "opening_balance": amount(self.opening),
             "closing_balance": amount(self.closing),
+            "opening_date": _iso(self.opening_date),
+            "closing_date": _iso(self.closing_date),
+            "first_line": _iso(self.first_line),
+            "last_line": _iso(self.last_line),
             "lines_sum": format_amount(self.total, scale),
             "lines": self.lines,
             "balanced": self.balanced(),
         }
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 @dataclass
@@ -396,8 +416,7 @@ class _Run:
                     continue
                 p.total += 1
                 check = p.checks.setdefault(item.statement_index, Check(item.statement_index))
-                check.total += item.amount
-                check.lines += 1
+                check.add(item.booking_date, item.amount)
                 _add(lines, next(ids), item, keys.key(item), seal)
             elif isinstance(item, Rejected):
                 p.reject(item.line_no, item.field, item.reason)
@@ -405,7 +424,7 @@ class _Run:
                 self._start(item, account, number)
             elif isinstance(item, StatementEnd):
                 check = p.checks.setdefault(item.index, Check(item.index))
-                check.closing = item.closing_balance
+                check.closing, check.closing_date = item.closing_balance, item.closing_date
         return lines
 
     async def _write(self, lines: LineBatch) -> None:
@@ -426,6 +445,7 @@ class _Run:
             )
         check = self.progress.checks.setdefault(item.index, Check(item.index))
         check.statement_id, check.opening = item.statement_id, item.opening_balance
+        check.opening_date = item.opening_date
 
     async def _insert(self, lines: LineBatch) -> None:
         new = await insert_lines(self.session, lines, utcnow())

@@ -64,6 +64,10 @@ class StatementCheck(ResponseModel):
     statement_id: str | None
     opening_balance: str | None
     closing_balance: str | None
+    opening_date: date | None = Field(default=None, description="as the statement gives it")
+    closing_date: date | None = Field(default=None, description="as the statement gives it")
+    first_line: date | None = Field(default=None, description="its first line's booking date")
+    last_line: date | None = Field(default=None, description="its last line's booking date")
     lines_sum: str
     lines: int
     balanced: bool | None = Field(description="null when the file gives no balances to check")

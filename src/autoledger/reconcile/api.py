@@ -11,6 +11,7 @@ match the same way again changes nothing, deciding it differently is a 409.
 
 import base64
 import uuid
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -19,18 +20,26 @@ from pydantic import BaseModel
 from autoledger.api.deps import ReconcileManager, ReconcileReader, ReconcileWriter, Session
 from autoledger.api.problems import responses
 from autoledger.api.writes import write
-from autoledger.kit.errors import InvalidCursor
+from autoledger.banking.statement import currency_scale
+from autoledger.kit.errors import InvalidCursor, InvalidRequest
+from autoledger.kit.money import parse_amount
 from autoledger.ledger.errors import LedgerNotFound
-from autoledger.reconcile import openitems, schemas, service
+from autoledger.reconcile import configuration, openitems, periods, schemas, service
 from autoledger.reconcile.errors import (
     AccountNotMarked,
     BankAccountNotFound,
+    InvalidSettings,
     MatchDecided,
     MatchNotFound,
     MatchStale,
     OpenItemAccountNotFound,
     OpenItemNotFound,
+    PeriodLocked,
+    ReconciliationNotBalanced,
+    ReconciliationNotFound,
+    ReconciliationOutOfOrder,
 )
+from autoledger.reconcile.locks import locked_through
 from autoledger.reconcile.schemas import MatchOut, MatchStatus, RunOut
 
 router = APIRouter(prefix="/v1", tags=["reconcile"])
@@ -251,7 +260,7 @@ async def _decide(
     "/matches/{match_id}/accept",
     response_model=MatchOut,
     summary="Accept a suggestion: book its settlement, allocate its items, lock its lines",
-    responses=responses(MatchNotFound, MatchDecided, MatchStale),
+    responses=responses(MatchNotFound, MatchDecided, MatchStale, PeriodLocked),
 )
 async def accept_match(
     match_id: uuid.UUID, principal: ReconcileWriter, session: Session, request: Request
@@ -263,7 +272,7 @@ async def accept_match(
     "/matches/{match_id}/reject",
     response_model=MatchOut,
     summary="Reject a match (a reconciled one is unreconciled first); never proposed again",
-    responses=responses(MatchNotFound, MatchDecided, MatchStale),
+    responses=responses(MatchNotFound, MatchDecided, MatchStale, PeriodLocked),
 )
 async def reject_match(
     match_id: uuid.UUID, principal: ReconcileWriter, session: Session, request: Request
@@ -275,9 +284,180 @@ async def reject_match(
     "/matches/{match_id}/unreconcile",
     response_model=MatchOut,
     summary="Reverse a reconciled match's settlement and reopen what it settled",
-    responses=responses(MatchNotFound, MatchDecided, MatchStale),
+    responses=responses(MatchNotFound, MatchDecided, MatchStale, PeriodLocked),
 )
 async def unreconcile_match(
     match_id: uuid.UUID, principal: ReconcileWriter, session: Session, request: Request
 ) -> Response:
     return await _decide("unreconcile", match_id, principal, session, request)
+
+
+# --- reports and sign-off -----------------------------------------------------------------
+
+
+def _statement_balance(text: str | None, currency: str) -> int | None:
+    if text is None:
+        return None
+    return parse_amount(
+        text,
+        currency_scale(currency),
+        field="statement_balance",
+        allow_zero=True,
+        allow_negative=True,
+    )
+
+
+@router.get(
+    "/bank-accounts/{bank_account_id}/reconciliation-report",
+    response_model=schemas.ReconciliationReportOut,
+    summary="Statement balance against ledger balance at a date, the difference explained"
+    " line by line",
+    responses=responses(BankAccountNotFound),
+)
+async def reconciliation_report(
+    bank_account_id: uuid.UUID,
+    principal: ReconcileReader,
+    session: Session,
+    statement_date: date = Query(description="The day the report is at the end of"),
+    start: date | None = Query(
+        default=None,
+        alias="from",
+        description="First day of the period's activity; default: the day after the latest"
+        " reconciliation before statement_date",
+    ),
+    statement_balance: str | None = Query(
+        default=None,
+        description="The statement's balance, when no imported statement states one (or to"
+        " check another)",
+    ),
+) -> schemas.ReconciliationReportOut:
+    bank = await service.get_bank_account(session, principal.tenant_id, bank_account_id)
+    if start is not None and start > statement_date:
+        raise InvalidRequest("from: the period starts after statement_date")
+    report = await periods.build_report(
+        session,
+        bank,
+        end=statement_date,
+        start=start,
+        statement_balance=_statement_balance(statement_balance, bank.currency),
+    )
+    through = await locked_through(session, principal.tenant_id, bank.id)
+    return periods.report_out(bank, report, through)
+
+
+@router.post(
+    "/bank-accounts/{bank_account_id}/reconciliations",
+    response_model=schemas.BankReconciliationOut,
+    status_code=201,
+    summary="Mark the account reconciled to a statement date (it must balance); locks its"
+    " lines up to that date",
+    responses=responses(BankAccountNotFound, ReconciliationNotBalanced, ReconciliationOutOfOrder),
+)
+async def mark_reconciled(
+    bank_account_id: uuid.UUID,
+    body: schemas.BankReconciliationIn,
+    principal: ReconcileWriter,
+    session: Session,
+    request: Request,
+) -> Response:
+    async def work() -> BaseModel:
+        bank = await service.get_bank_account(session, principal.tenant_id, bank_account_id)
+        record, _ = await periods.mark(
+            session,
+            principal.tenant_id,
+            bank.id,
+            statement_date=body.statement_date,
+            statement_balance=_statement_balance(body.statement_balance, bank.currency),
+            actor=principal.actor,
+        )
+        return periods.reconciliation_out(record)
+
+    return await write(request, principal, session, 201, work)
+
+
+@router.get(
+    "/bank-accounts/{bank_account_id}/reconciliations",
+    response_model=list[schemas.BankReconciliationOut],
+    summary="The account's reconciliations, oldest statement date first",
+    responses=responses(BankAccountNotFound),
+)
+async def list_reconciliations(
+    bank_account_id: uuid.UUID, principal: ReconcileReader, session: Session
+) -> list[schemas.BankReconciliationOut]:
+    records = await periods.list_reconciliations(session, principal.tenant_id, bank_account_id)
+    return [periods.reconciliation_out(r) for r in records]
+
+
+@router.get(
+    "/bank-accounts/{bank_account_id}/reconciliations/{reconciliation_id}",
+    response_model=schemas.BankReconciliationOut,
+    responses=responses(ReconciliationNotFound),
+)
+async def get_reconciliation(
+    bank_account_id: uuid.UUID,
+    reconciliation_id: uuid.UUID,
+    principal: ReconcileReader,
+    session: Session,
+) -> schemas.BankReconciliationOut:
+    record = await periods.get_reconciliation(
+        session, principal.tenant_id, bank_account_id, reconciliation_id
+    )
+    return periods.reconciliation_out(record)
+
+
+@router.post(
+    "/bank-accounts/{bank_account_id}/reconciliations/{reconciliation_id}/reopen",
+    response_model=schemas.BankReconciliationOut,
+    summary="Reopen the latest reconciliation (admin): its lines are no longer locked",
+    responses=responses(ReconciliationNotFound, ReconciliationOutOfOrder),
+)
+async def reopen_reconciliation(
+    bank_account_id: uuid.UUID,
+    reconciliation_id: uuid.UUID,
+    principal: ReconcileManager,
+    session: Session,
+    request: Request,
+) -> Response:
+    async def work() -> BaseModel:
+        record = await periods.reopen(
+            session, principal.tenant_id, bank_account_id, reconciliation_id, principal.actor
+        )
+        return periods.reconciliation_out(record)
+
+    return await write(request, principal, session, 200, work)
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/ledgers/{ledger_id}/reconcile-settings",
+    response_model=schemas.ReconcileSettingsOut,
+    summary="The ledger's matching policy, tolerances and write-off accounts",
+    responses=responses(LedgerNotFound),
+)
+async def get_settings(
+    ledger_id: uuid.UUID, principal: ReconcileReader, session: Session
+) -> schemas.ReconcileSettingsOut:
+    record = await configuration.get_settings(session, principal.tenant_id, ledger_id)
+    return configuration.settings_out(record)
+
+
+@router.put(
+    "/ledgers/{ledger_id}/reconcile-settings",
+    response_model=schemas.ReconcileSettingsOut,
+    summary="Replace the ledger's matching policy, tolerances and write-off accounts",
+    responses=responses(LedgerNotFound, InvalidSettings),
+)
+async def put_settings(
+    ledger_id: uuid.UUID,
+    body: schemas.ReconcileSettingsIn,
+    principal: ReconcileManager,
+    session: Session,
+    request: Request,
+) -> Response:
+    async def work() -> BaseModel:
+        record = await configuration.put_settings(session, principal.tenant_id, ledger_id, body)
+        return configuration.settings_out(record)
+
+    return await write(request, principal, session, 200, work)

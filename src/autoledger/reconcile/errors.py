@@ -1,6 +1,6 @@
 """Reconciliation errors: each with its stable code and HTTP status."""
 
-from autoledger.kit.errors import Conflict, NotFound
+from autoledger.kit.errors import Conflict, InvalidRequest, NotFound
 
 
 class OpenItemNotFound(NotFound):
@@ -36,3 +36,28 @@ class MatchDecided(Conflict):
 class MatchStale(Conflict):
     code = "reconcile.match_stale"
     title = "A line or an item of the match changed since it was proposed"
+
+
+class PeriodLocked(Conflict):
+    code = "reconcile.period_locked"
+    title = "The line is in a reconciled period"
+
+
+class ReconciliationNotBalanced(Conflict):
+    code = "reconcile.not_balanced"
+    title = "The statement and the ledger do not reconcile"
+
+
+class ReconciliationOutOfOrder(Conflict):
+    code = "reconcile.out_of_order"
+    title = "Reconciliations go forward: only the latest may change"
+
+
+class ReconciliationNotFound(NotFound):
+    code = "reconcile.reconciliation_not_found"
+    title = "Reconciliation not found"
+
+
+class InvalidSettings(InvalidRequest):
+    code = "reconcile.invalid_settings"
+    title = "Invalid reconciliation settings"

@@ -9,6 +9,11 @@ them is an item of its own (a credit the counterparty has with us). A reversal c
 items its entry created and gives back what its entry settled. Entries that carry
 ``reconcile_match_id`` are reconciliation's own settlements, which it records itself.
 
+A posting on a bank account's ledger account that another system booked (any source but the
+bookkeeping loop's, reconciliation's and the system's own) is a **book item**, with or
+without a reference: the bank line that pays it pairs with it rather than being booked a
+second time.
+
 Everything here takes the caller's session and never commits; applying an entry twice
 changes nothing (items are unique per posting, settlements are looked up per posting).
 """
@@ -37,6 +42,11 @@ from autoledger.reconcile.tables import OpenItem, OpenItemAccount, OpenItemSettl
 
 #: entry metadata that makes an entry reconciliation's own (it records its settlements)
 MATCH_KEY = "reconcile_match_id"
+#: the kind of a book item: a posting on a bank account's ledger account that another system
+#: booked, which a bank line of that account pairs with instead of being booked again
+BOOK = "book"
+#: entries that book bank lines themselves (the bookkeeping loop's, reconciliation's)
+OWN_SOURCES = frozenset({"bank_line", "reconciliation", "system"})
 _TEXT = 200  # the width of reference and counterparty columns
 
 
@@ -49,7 +59,7 @@ class Marking:
 
 
 # accounts
-async def _account(
+async def resolve_account(
     session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, ref: str
 ) -> Account:
     """The ledger's account named by id or by code."""
@@ -74,7 +84,7 @@ async def mark_account(
     """Make ``account`` (id or code) open-item managed with ``role``; marking it again
     changes its role. Postings before the marking are not turned into items."""
     await ledger_service.get_ledger(session, tenant_id, ledger_id)
-    target = await _account(session, tenant_id, ledger_id, account)
+    target = await resolve_account(session, tenant_id, ledger_id, account)
     repo = OpenItemRepository(session)
     record = await repo.marking(tenant_id, ledger_id, target.id)
     if record is None:
@@ -97,7 +107,7 @@ async def unmark_account(
 ) -> Marking:
     """Stop making items of the account's postings; its items stay as they are."""
     await ledger_service.get_ledger(session, tenant_id, ledger_id)
-    target = await _account(session, tenant_id, ledger_id, account)
+    target = await resolve_account(session, tenant_id, ledger_id, account)
     repo = OpenItemRepository(session)
     record = await repo.marking(tenant_id, ledger_id, target.id)
     if record is None:
@@ -134,10 +144,13 @@ async def apply_entry(session: AsyncSession, tenant_id: uuid.UUID, entry: EntryO
     if entry.reverses_id is not None:
         await _reverse(repo, tenant_id, entry)
         return
+    accounts = {p.account_id for p in entry.postings}
+    banks: set[uuid.UUID] = set()
+    if entry.source.type not in OWN_SOURCES:
+        banks = await repo.bank_ledger_accounts(tenant_id, entry.ledger_id, accounts)
     reference = entry.metadata.get("reference", "").strip()[:_TEXT]
-    if not reference:
-        return
-    roles = await repo.roles(tenant_id, entry.ledger_id, {p.account_id for p in entry.postings})
+    roles = await repo.roles(tenant_id, entry.ledger_id, accounts) if reference else {}
+    roles.update(dict.fromkeys(banks, BOOK))
     if not roles:
         return
     done = {item.posting_index for item in await repo.items_of_entry(tenant_id, entry.id)} | {
@@ -154,6 +167,9 @@ async def apply_entry(session: AsyncSession, tenant_id: uuid.UUID, entry: EntryO
             ).scale
         amount = _signed(posting, scales[posting.asset])
         if amount == 0:
+            continue
+        if role == BOOK:  # settled only by a bank line, never by a later posting
+            await repo.add(_new_item(tenant_id, entry, posting, role, reference, amount))
             continue
         rest = await _settle(repo, tenant_id, entry, posting, reference, amount)
         if rest != 0:
@@ -221,7 +237,7 @@ def _new_item(
         account_id=posting.account_id,
         entry_id=entry.id,
         posting_index=posting.index,
-        kind=(meta.get("kind") or role)[:40],
+        kind=role if role == BOOK else (meta.get("kind") or role)[:40],
         reference=reference,
         counterparty=(meta.get("counterparty") or None) and meta["counterparty"][:_TEXT],
         counterparty_id=(meta.get("counterparty_id") or None) and meta["counterparty_id"][:_TEXT],
@@ -299,7 +315,7 @@ async def list_items(
     await ledger_service.get_ledger(session, tenant_id, ledger_id)
     account_id = None
     if account is not None:
-        account_id = (await _account(session, tenant_id, ledger_id, account)).id
+        account_id = (await resolve_account(session, tenant_id, ledger_id, account)).id
     return await OpenItemRepository(session).items(
         tenant_id,
         ledger_id,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autoledger.banking.tables import BankAccount
 from autoledger.ledger.tables import Account
 from autoledger.reconcile.tables import OpenItem, OpenItemAccount, OpenItemSettlement
 
@@ -65,6 +66,19 @@ class OpenItemRepository:
             )
         )
         return {account_id: role for account_id, role in rows}
+
+    async def bank_ledger_accounts(
+        self, tenant_id: uuid.UUID, ledger_id: uuid.UUID, account_ids: Collection[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of ``account_ids`` are a bank account's ledger account."""
+        rows = await self.session.scalars(
+            select(BankAccount.gl_account_id).where(
+                BankAccount.tenant_id == tenant_id,
+                BankAccount.ledger_id == ledger_id,
+                BankAccount.gl_account_id.in_(account_ids),
+            )
+        )
+        return set(rows.all())
 
     # open items
     async def item(self, tenant_id: uuid.UUID, item_id: uuid.UUID) -> OpenItem | None:

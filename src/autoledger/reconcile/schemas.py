@@ -4,7 +4,7 @@ positive, payable items negative."""
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -124,3 +124,151 @@ class MatchOut(ResponseModel):
     decided_by: str | None
     decided_at: datetime | None
     created_at: datetime
+
+
+# --- bank reconciliation reports (ADR 0012, decision 7) -------------------------------------
+
+LineState = Literal["reconciled", "booked", "suggested", "unmatched"]
+
+
+class ReportLineOut(ResponseModel):
+    bank_transaction_id: uuid.UUID
+    booking_date: date
+    amount: str
+    description: str
+    counterparty: str | None
+    state: LineState
+
+
+class BookPostingOut(ResponseModel):
+    entry_id: uuid.UUID
+    posting_index: int
+    effective_date: date
+    amount: str = Field(description="Signed like a bank line: a debit on the bank account is +")
+    description: str
+    source_type: str
+    reference: str | None
+
+
+class ReportLines(ResponseModel):
+    count: int
+    total: str
+    truncated: bool = Field(description="Only the first 500 are listed; count and total are all")
+    items: list[ReportLineOut]
+
+
+class ReportPostings(ResponseModel):
+    count: int
+    total: str
+    truncated: bool = Field(description="Only the first 500 are listed; count and total are all")
+    items: list[BookPostingOut]
+
+
+class ReportPeriodOut(ResponseModel):
+    """The lines booked by the bank from ``start`` to ``end`` and what became of them."""
+
+    lines: int
+    amount: str
+    reconciled: int
+    booked: int = Field(description="Booked by the bookkeeping loop, not by a match")
+    suggested: int
+    unmatched: int
+
+
+class ReconciliationReportOut(ResponseModel):
+    """statement_balance - ledger_balance = unbooked lines + unbooked opening balance
+    - outstanding postings + unexplained."""
+
+    bank_account_id: uuid.UUID
+    ledger_id: uuid.UUID
+    gl_account_id: uuid.UUID
+    currency: str
+    start: date | None
+    end: date
+    statement_balance: str | None = Field(description="null when no statement states one")
+    statement_balance_source: str | None
+    ledger_balance: str
+    difference: str | None
+    opening_balance: str | None = Field(description="What the account held before its first line")
+    opening_booked_by: BookPostingOut | None
+    unbooked_opening_balance: str
+    unbooked_lines: ReportLines
+    outstanding_postings: ReportPostings
+    explained: str
+    unexplained: str | None
+    balanced: bool
+    period: ReportPeriodOut
+    reconciled_through: date | None
+
+
+class BankReconciliationIn(RequestModel):
+    statement_date: date
+    statement_balance: str | None = Field(
+        default=None,
+        description="The statement's closing balance; default: the one the imported statements"
+        " state, carried over the lines in between",
+    )
+
+
+class BankReconciliationOut(ResponseModel):
+    id: uuid.UUID
+    bank_account_id: uuid.UUID
+    ledger_id: uuid.UUID
+    statement_date: date
+    currency: str
+    statement_balance: str
+    ledger_balance: str
+    status: Literal["reconciled", "reopened"]
+    reconciled_by: str
+    created_at: datetime
+    reopened_by: str | None
+    reopened_at: datetime | None
+    report: ReconciliationReportOut
+
+
+# --- settings -------------------------------------------------------------------------------
+
+WriteOffPurpose = Literal["discount", "rounding", "bank_fee", "fx_difference"]
+
+
+class TolerancesIn(RequestModel):
+    """Which differences are written off (see ``reconcile/tolerance.py``)."""
+
+    rounding: int = Field(default=5, ge=0, le=1_000, description="Minor units either way")
+    fee_max_units: int = Field(
+        default=50, ge=0, le=10_000, description="A bank fee: whole currency units short"
+    )
+    fx_relative_bp: int = Field(
+        default=50, ge=0, le=1_000, description="An FX difference, in basis points"
+    )
+    discount_rates_bp: list[Annotated[int, Field(ge=1, le=5_000)]] = Field(
+        default=[100, 200, 300], max_length=10, description="Early-payment discount rates"
+    )
+    discount_days: int = Field(default=14, ge=0, le=365)
+
+
+class ReconcileSettingsIn(RequestModel):
+    auto_reconcile: bool = Field(default=True, description="Reconcile sure matches on their own")
+    run_on_import: bool = Field(
+        default=True, description="Run the matcher over a bank account after each import"
+    )
+    target_precision: float = Field(
+        default=0.995, ge=0.9, le=0.9999, description="Precision the threshold must keep"
+    )
+    tolerances: TolerancesIn = Field(default_factory=TolerancesIn)
+    writeoff_accounts: dict[WriteOffPurpose, str] = Field(
+        default_factory=dict,
+        description="Account (id or code) per write-off purpose; a purpose left out keeps the"
+        " default (small-business chart: discount 4500, rounding 7200, bank_fee 6800,"
+        " fx_difference 7200)",
+    )
+
+
+class ReconcileSettingsOut(ResponseModel):
+    ledger_id: uuid.UUID
+    auto_reconcile: bool
+    run_on_import: bool
+    target_precision: float
+    tolerances: TolerancesIn
+    writeoff_accounts: dict[WriteOffPurpose, str]
+    updated_at: datetime | None

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +50,7 @@ from autoledger.reconcile.events import (
     match_event,
 )
 from autoledger.reconcile.learning import Policy, aliases_of, learn_policy
+from autoledger.reconcile.locks import ensure_unlocked, locked_through
 from autoledger.reconcile.normalize import party_key
 from autoledger.reconcile.schemas import AllocationOut, MatchLineOut, MatchOut, WriteOffOut
 from autoledger.reconcile.scoring import FEATURES, prior
@@ -70,6 +71,7 @@ from autoledger.reconcile.tolerance import Tolerances
 
 OPEN = ("open", "partially_settled")
 SOURCE_TYPE = "reconciliation"
+BOOK = "book"  # the kind of a book item (ADR 0012, decision 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ async def settings_of(session: AsyncSession, ledger_id: uuid.UUID) -> ReconcileS
     return found or ReconcileSettings(
         ledger_id=ledger_id,
         auto_reconcile=True,
+        run_on_import=True,
         target_precision=0.995,
         tolerances=Tolerances().to_dict(),
         writeoff_accounts=dict(DEFAULT_WRITEOFF_ACCOUNTS),
@@ -136,16 +139,18 @@ async def run(session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid
     bank = await get_bank_account(session, tenant_id, bank_account_id)
     settings = await settings_of(session, bank.ledger_id)
     policy = await policy_of(session, bank.ledger_id, settings)
+    query = select(BankTransactionRecord).where(
+        BankTransactionRecord.tenant_id == tenant_id,
+        BankTransactionRecord.bank_account_id == bank.id,
+        ~exists().where(ReconciledLine.bank_transaction_id == BankTransactionRecord.id),
+    )
+    through = await locked_through(session, tenant_id, bank.id)
+    if through is not None:  # a reconciled period's lines stay as they were signed off
+        query = query.where(BankTransactionRecord.booking_date > through)
     records = list(
         (
             await session.scalars(
-                select(BankTransactionRecord)
-                .where(
-                    BankTransactionRecord.tenant_id == tenant_id,
-                    BankTransactionRecord.bank_account_id == bank.id,
-                    ~exists().where(ReconciledLine.bank_transaction_id == BankTransactionRecord.id),
-                )
-                .order_by(BankTransactionRecord.booking_date, BankTransactionRecord.id)
+                query.order_by(BankTransactionRecord.booking_date, BankTransactionRecord.id)
             )
         ).all()
     )
@@ -157,12 +162,14 @@ async def run(session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid
                     OpenItem.ledger_id == bank.ledger_id,
                     OpenItem.status.in_(OPEN),
                     OpenItem.currency == bank.currency,
+                    # another bank account's book items are not this one's to settle
+                    or_(OpenItem.kind != BOOK, OpenItem.account_id == bank.gl_account_id),
                 )
             )
         ).all()
     )
     lines = [_line(r) for r in records]
-    items = [_item(i) for i in open_items]
+    items = [_item(i, bank) for i in open_items]
     outcome = engine.match(
         lines,
         items,
@@ -231,15 +238,16 @@ def _line(record: BankTransactionRecord) -> engine.Line:
     )
 
 
-def _item(item: OpenItem) -> engine.Item:
+def _item(item: OpenItem, bank: BankAccount) -> engine.Item:
     return engine.Item(
         id=str(item.id),
         amount=item.open_amount,
         currency=item.currency,
         issued=item.issued,
         due_date=item.due_date,
-        reference=item.reference,
+        reference=item.reference or None,
         counterparty=item.counterparty,
+        bank_account=str(bank.id) if item.kind == BOOK else None,
     )
 
 
@@ -398,6 +406,7 @@ async def accept(
         return match  # the same decision again changes nothing
     if match.status != "suggested":
         raise MatchDecided(f"match {match_id} is {match.status}")
+    await _ensure_unlocked(session, match)
     await _reconcile(session, match, actor, auto=False)
     await _feedback(session, match, correct=True)
     await _learn_alias(session, match)
@@ -411,6 +420,7 @@ async def reject(
     match = await get_match(session, tenant_id, match_id, lock=True)
     if match.status == "rejected":
         return match
+    await _ensure_unlocked(session, match)
     if match.status == "reconciled":
         await _unreconcile(session, match, actor)
     elif match.status != "suggested":
@@ -448,11 +458,26 @@ async def unreconcile(
         return match
     if match.status != "reconciled":
         raise MatchDecided(f"match {match_id} is {match.status}, not reconciled")
+    await _ensure_unlocked(session, match)
     await _unreconcile(session, match, actor)
     match.status = "unreconciled"
     match.decided_by = actor
     await _announce(session, MATCH_UNRECONCILED, tenant_id, [await match_out_of(session, match)])
     return match
+
+
+async def _ensure_unlocked(session: AsyncSession, match: ReconcileMatch) -> None:
+    days = (
+        await session.scalars(
+            select(BankTransactionRecord.booking_date)
+            .join(
+                ReconcileMatchLine,
+                ReconcileMatchLine.bank_transaction_id == BankTransactionRecord.id,
+            )
+            .where(ReconcileMatchLine.match_id == match.id)
+        )
+    ).all()
+    await ensure_unlocked(session, match.tenant_id, match.bank_account_id, days)
 
 
 async def _reconcile(
@@ -532,23 +557,27 @@ async def _reconcile(
         asset=bank.currency,
         scale=currency_scale(bank.currency),
     )
-    command = CreateEntry(
-        tenant_id=match.tenant_id,
-        ledger_id=match.ledger_id,
-        postings=tuple(
-            PostingInput(leg.account, leg.direction, leg.amount, leg.asset) for leg in legs
-        ),
-        actor=actor,
-        effective_date=max(r.booking_date for r in records.values()),
-        description=f"Reconciled: {', '.join(i.reference for i in items.values())}"[:1000],
-        metadata={"reconcile_match_id": str(match.id)},
-        source_type=SOURCE_TYPE,
-        source_id=str(match.id),
-        client_id=f"reconcile:{match.id}",
-    )
-    outcome = (await journal.execute(session, [command]))[0]
-    if isinstance(outcome, AutoledgerError):
-        raise outcome
+    entry_id = None
+    if legs:  # a line paired with book items alone is in the books already: no entry
+        references = ", ".join(i.reference for i in items.values() if i.reference)
+        command = CreateEntry(
+            tenant_id=match.tenant_id,
+            ledger_id=match.ledger_id,
+            postings=tuple(
+                PostingInput(leg.account, leg.direction, leg.amount, leg.asset) for leg in legs
+            ),
+            actor=actor,
+            effective_date=max(r.booking_date for r in records.values()),
+            description=f"Reconciled: {references or 'bank line'}"[:1000],
+            metadata={"reconcile_match_id": str(match.id)},
+            source_type=SOURCE_TYPE,
+            source_id=str(match.id),
+            client_id=f"reconcile:{match.id}",
+        )
+        outcome = (await journal.execute(session, [command]))[0]
+        if isinstance(outcome, AutoledgerError):
+            raise outcome
+        entry_id = outcome.id
     now = utcnow()
     for allocation in allocations:
         item = items[allocation.open_item_id]
@@ -559,21 +588,22 @@ async def _reconcile(
             OpenItemSettlement(
                 tenant_id=match.tenant_id,
                 open_item_id=item.id,
-                entry_id=outcome.id,
+                entry_id=entry_id or item.entry_id,
                 posting_index=None,
                 amount=allocation.amount,
                 source="reconciliation",
                 match_id=match.id,
             )
         )
-    match.status, match.auto, match.entry_id = "reconciled", auto, outcome.id
+    match.status, match.auto, match.entry_id = "reconciled", auto, entry_id
     match.decided_by, match.decided_at = actor, now
     await _supersede(session, [line.bank_transaction_id for line in lines], keep=match.id)
 
 
 async def _unreconcile(session: AsyncSession, match: ReconcileMatch, actor: str) -> None:
-    if match.entry_id is None:
-        raise MatchStale(f"match {match.id} has no settlement entry")
+    if match.entry_id is None:  # paired with book items only: nothing was booked
+        await reopen(session, match, None)
+        return
     command = ReverseEntry(
         tenant_id=match.tenant_id,
         entry_id=match.entry_id,
@@ -588,9 +618,11 @@ async def _unreconcile(session: AsyncSession, match: ReconcileMatch, actor: str)
 
 
 async def reopen(
-    session: AsyncSession, match: ReconcileMatch, reversal_entry_id: uuid.UUID
+    session: AsyncSession, match: ReconcileMatch, reversal_entry_id: uuid.UUID | None
 ) -> None:
-    """Give back what ``match`` settled and free its lines (its entry was reversed)."""
+    """Give back what ``match`` settled and free its lines: its entry was reversed by
+    ``reversal_entry_id``, or it had none (book items alone), and its settlements, which
+    never reached the ledger, are removed."""
     settlements = (
         await session.scalars(
             select(OpenItemSettlement).where(
@@ -608,7 +640,10 @@ async def reopen(
             item.open_amount += settlement.amount
             item.status = "open" if item.open_amount == item.amount else "partially_settled"
             item.updated_at = now
-        settlement.reversed_by_entry_id = reversal_entry_id
+        if reversal_entry_id is None:
+            await session.delete(settlement)
+        else:
+            settlement.reversed_by_entry_id = reversal_entry_id
     freed = (
         await session.scalars(
             select(ReconciledLine.bank_transaction_id).where(ReconciledLine.match_id == match.id)

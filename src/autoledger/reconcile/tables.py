@@ -32,6 +32,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -117,6 +118,8 @@ class ReconcileSettings(IdMixin, CreatedAtMixin, Base):
     )
     ledger_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledgers.id", ondelete="CASCADE"))
     auto_reconcile: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: run the matcher over a bank account's new lines when a statement import commits
+    run_on_import: Mapped[bool] = mapped_column(Boolean, default=True)
     target_precision: Mapped[float] = mapped_column(Float, default=0.995)
     tolerances: Mapped[dict[str, Any]] = mapped_column(JSONType)
     #: write-off purpose -> ledger account id or code
@@ -253,6 +256,43 @@ class ReconcileAlias(IdMixin, CreatedAtMixin, Base):
     updated_at: Mapped[datetime] = mapped_column()
 
 
+class BankReconciliation(IdMixin, CreatedAtMixin, Base):
+    """A bank account reconciled to a statement date: the report as it stood when a person
+    signed it off. While it is ``reconciled``, the account's lines booked on or before
+    ``statement_date`` are locked (no match is made, accepted, rejected or undone there);
+    ``reopened`` (admin) lifts the lock and keeps the record."""
+
+    __tablename__ = "bank_reconciliations"
+    __table_args__ = (
+        Index("ix_bank_reconciliations_account", "tenant_id", "bank_account_id", "statement_date"),
+        Index(
+            "uq_bank_reconciliations_active",
+            "bank_account_id",
+            "statement_date",
+            unique=True,
+            postgresql_where=text("status = 'reconciled'"),
+            sqlite_where=text("status = 'reconciled'"),
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    ledger_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledgers.id", ondelete="CASCADE"))
+    bank_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("bank_accounts.id", ondelete="CASCADE")
+    )
+    statement_date: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(16))
+    statement_balance: Mapped[int] = mapped_column(BigInteger)
+    ledger_balance: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reconciled_by: Mapped[str] = mapped_column(String(200))
+    reopened_by: Mapped[str | None] = mapped_column(String(200))
+    reopened_at: Mapped[datetime | None] = mapped_column()
+
+
 TABLES = (
     OpenItemAccount,
     OpenItem,
@@ -265,4 +305,5 @@ TABLES = (
     ReconcileRejection,
     ReconcileFeedback,
     ReconcileAlias,
+    BankReconciliation,
 )
