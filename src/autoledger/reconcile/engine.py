@@ -23,7 +23,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import combinations
 from typing import Literal
@@ -600,9 +600,52 @@ def _utility(confidence: float) -> float:
 def _resolve(
     candidates: Sequence[Candidate], raws: Sequence[_Raw], n_lines: int, items: Sequence[Item]
 ) -> tuple[list[int], dict[str, int]]:
-    """The indexes of the chosen candidates: per connected component, the set of candidates
-    with the largest total log-odds that uses no line twice and no item beyond its amount."""
+    """The indexes of the chosen candidates, in two tiers. First the candidates whose payer
+    is identified (a reference, an alias, a name): per connected component, the set with the
+    largest total log-odds that uses no line twice and no item beyond its amount. Then, among
+    the lines and what is left of the items, the candidates of amount alone, the same way.
+    Amounts collide across parties, so at scale amount-only candidates join most lines into
+    one component; kept apart, they cannot push an identified match aside, and the exact
+    solvers keep working on the identified tier's small components."""
     useful = [k for k, c in enumerate(candidates) if _utility(c.confidence) > 0]
+    first = [k for k in useful if _identified(raws[k].features)]
+    chosen, stats = _resolve_tier(first, candidates, raws, n_lines, items)
+    used = {i for k in chosen for i in raws[k].lines}
+    left = [abs(item.amount) for item in items]
+    for k in chosen:
+        for j, amount in raws[k].allocations:
+            left[j] -= abs(amount)
+    second = [
+        k
+        for k in useful
+        if not _identified(raws[k].features)
+        and not used.intersection(raws[k].lines)
+        and all(abs(amount) <= left[j] for j, amount in raws[k].allocations)
+    ]
+    rest = [
+        replace(item, amount=left[j] if item.amount > 0 else -left[j])
+        for j, item in enumerate(items)
+    ]
+    more, tier = _resolve_tier(second, candidates, raws, n_lines, rest)
+    stats = {
+        "components": stats["components"] + tier["components"],
+        "largest_component": max(stats["largest_component"], tier["largest_component"]),
+        "searched": stats["searched"] + tier["searched"],
+        "milp": stats["milp"] + tier["milp"],
+        "greedy": stats["greedy"],
+        "greedy_amount_only": tier["greedy"],
+        "largest_identified_component": stats["largest_component"],
+    }
+    return sorted([*chosen, *more]), stats
+
+
+def _resolve_tier(
+    useful: Sequence[int],
+    candidates: Sequence[Candidate],
+    raws: Sequence[_Raw],
+    n_lines: int,
+    items: Sequence[Item],
+) -> tuple[list[int], dict[str, int]]:
     parent = list(range(n_lines + len(items)))
 
     def find(x: int) -> int:
