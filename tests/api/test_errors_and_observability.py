@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -18,6 +19,7 @@ from fastapi.security import HTTPBearer
 from fastapi.security.base import SecurityBase
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from sqlalchemy.exc import DBAPIError
 
 from autoledger.api.app import create_app
 from autoledger.api.deps import LedgerReader
@@ -220,6 +222,37 @@ async def test_an_unhandled_exception_is_a_500_problem_without_internals(
             assert internal not in response.text
         # The app keeps serving after the failure.
         assert (await http.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        ConnectionResetError("reset by peer"),
+    ],
+)
+async def test_a_database_that_goes_away_is_a_503_to_retry(
+    settings: Settings, lost: Exception
+) -> None:
+    """A restart or failover of PostgreSQL mid-request rolled the transaction back: the
+    client is told to retry (503 with Retry-After, which the SDK retries), not a 500."""
+    application = create_app(settings)
+
+    async def query() -> None:
+        raise DBAPIError("SELECT 1", None, lost)
+
+    async def other() -> None:
+        raise DBAPIError("SELECT 1", None, ValueError("invalid input syntax"))
+
+    application.add_api_route("/test/query", query)
+    application.add_api_route("/test/other", other)
+    async with serving(application) as http:
+        response = await http.get("/test/query")
+        body = assert_problem(response, 503, "service.database_unavailable")
+        assert response.headers["retry-after"] == "1"
+        assert "retry" in body["detail"]
+        assert_problem(await http.get("/test/other"), 500, "internal.error")
 
 
 # Request and trace ids

@@ -204,10 +204,14 @@ async def test_marking_is_managed_checked_and_audited(
     assert changed.status_code == 200, changed.text
     assert changed.json()["role"] == "clearing"
     url = f"/v1/ledgers/{books.ledger_id}/open-item-accounts/1200"
+    one = await books.client.get(url, headers=books.tenant.headers(Role.VIEWER))
+    assert (one.json()["code"], one.json()["role"]) == ("1200", "clearing")
     removed = await books.client.delete(url, headers=books.tenant.headers())
     assert removed.status_code == 200, removed.text
     again = await books.client.delete(url, headers=books.tenant.headers())
     assert_problem(again, 404, "reconcile.account_not_marked")
+    gone = await books.client.get(url, headers=books.tenant.headers(Role.VIEWER))
+    assert_problem(gone, 404, "reconcile.account_not_marked")
 
     actions = [r.action for r in await audit_records(sessionmaker, books.tenant.id)]
     assert actions.count("reconcile.account.mark") == 2

@@ -250,7 +250,7 @@ async def test_a_viewer_cannot_reconcile_and_unknown_ids_are_404(
         "/v1/bank-accounts/00000000-0000-7000-8000-000000000000/reconcile",
         headers=tenant.headers(Role.ACCOUNTANT),
     )
-    assert_problem(missing, 404, "reconcile.bank_account_not_found")
+    assert_problem(missing, 404, "banking.bank_account_not_found")
     unknown = await client.post(
         "/v1/matches/00000000-0000-7000-8000-000000000000/accept",
         headers=tenant.headers(Role.ACCOUNTANT),

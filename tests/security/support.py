@@ -20,8 +20,9 @@ from autoledger.kit.clock import utcnow
 from autoledger.kit.ids import new_id
 from autoledger.ledger.schemas import EntryOut
 from autoledger.platform.webhooks.tables import WebhookDelivery
-from autoledger.reconcile import openitems
+from autoledger.reconcile import openitems, periods
 from autoledger.reconcile.tables import (
+    BankReconciliation,
     OpenItem,
     ReconcileMatch,
     ReconcileMatchItem,
@@ -57,6 +58,7 @@ class World:
     receivable_account_id: str
     open_item_id: str
     match_id: str
+    reconciliation_id: str
 
     def ids(self) -> set[str]:
         """Every id of this world, tenant included, in canonical (hyphenated, lower) form."""
@@ -79,6 +81,7 @@ class World:
             self.receivable_account_id,
             self.open_item_id,
             self.match_id,
+            self.reconciliation_id,
         }
 
     def path_params(self) -> dict[str, str]:
@@ -100,6 +103,7 @@ class World:
             "account": self.receivable_account_id,
             "open_item_id": self.open_item_id,
             "match_id": self.match_id,
+            "reconciliation_id": self.reconciliation_id,
         }
 
 
@@ -227,6 +231,7 @@ async def build_world(
         receivable_account_id=receivable["id"],
         open_item_id=(item_id := await _open_item(sm, tenant, invoice)),
         match_id=await _match(sm, tenant, bank["id"], imported.json()["id"], item_id),
+        reconciliation_id=await _reconciliation(sm, tenant, bank["id"]),
     )
 
 
@@ -302,6 +307,33 @@ async def _match(
             ]
         )
         return str(match.id)
+
+
+async def _reconciliation(
+    sm: async_sessionmaker[AsyncSession], tenant: TenantKeys, bank_account_id: str
+) -> str:
+    """A sign-off of the bank account to a day before its lines (nothing it locks matters)."""
+    async with sm() as session, session.begin():
+        bank = await session.get(BankAccount, uuid.UUID(bank_account_id))
+        assert bank is not None
+        day = date(2000, 1, 31)
+        report = await periods.build_report(session, bank, end=day, statement_balance=0)
+        record = BankReconciliation(
+            tenant_id=tenant.id,
+            ledger_id=bank.ledger_id,
+            bank_account_id=bank.id,
+            statement_date=day,
+            currency=bank.currency,
+            statement_balance=0,
+            ledger_balance=0,
+            status="reconciled",
+            report=periods.report_out(bank, report, day).model_dump(mode="json"),
+            reconciled_by="test",
+            created_at=utcnow(),
+        )
+        session.add(record)
+        await session.flush()
+        return str(record.id)
 
 
 async def _proposal(

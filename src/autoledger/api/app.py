@@ -18,6 +18,7 @@ from autoledger.api.problems import PROBLEM_MEDIA_TYPE, Problem, from_error, pro
 from autoledger.banking import api as banking_api
 from autoledger.categorize import api as categorize_api
 from autoledger.db.migrate import head_revision
+from autoledger.fx import api as fx_api
 from autoledger.kit.errors import AutoledgerError, FieldError
 from autoledger.kit.settings import Settings
 from autoledger.ledger import api as ledger_api
@@ -30,6 +31,7 @@ from autoledger.platform.observability.tracing import instrument, tracer_provide
 from autoledger.platform.ratelimit import create_limiter
 from autoledger.platform.webhooks import api as webhooks_api
 from autoledger.reconcile import api as reconcile_api
+from autoledger.reports import api as reports_api
 from autoledger.runtime import Runtime
 
 log = structlog.get_logger("autoledger.api")
@@ -152,6 +154,8 @@ def create_app(
     app.include_router(banking_api.router)
     app.include_router(categorize_api.router)
     app.include_router(reconcile_api.router)
+    app.include_router(fx_api.router)
+    app.include_router(reports_api.router)
     instrument(app, provider)
     # Abuse limits and browser hygiene (ADR 0007). The last added runs first: CORS, then the
     # security headers, then the request context (ids, size/nesting/encoding caps, deadline),

@@ -144,3 +144,4 @@ BookkeepingManager = Annotated[auth.Principal, _scoped(Scope.BOOKKEEPING_MANAGE)
 ReconcileReader = Annotated[auth.Principal, _scoped(Scope.RECONCILE_READ)]
 ReconcileManager = Annotated[auth.Principal, _scoped(Scope.RECONCILE_MANAGE)]
 ReconcileWriter = Annotated[auth.Principal, _scoped(Scope.RECONCILE_WRITE)]
+ReportReader = Annotated[auth.Principal, _scoped(Scope.REPORTS_READ)]

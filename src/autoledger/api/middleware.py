@@ -17,7 +17,9 @@ import time
 from collections.abc import Collection
 from itertools import accumulate
 
+import asyncpg
 import structlog
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autoledger.api.problems import from_error, problem
@@ -74,6 +76,37 @@ class InvalidEncoding(AutoledgerError):
 class RequestTimeout(Unavailable):
     code = "request.timeout"
     title = "Request timed out"
+
+
+class DatabaseUnavailable(Unavailable):
+    code = "service.database_unavailable"
+    title = "Database unavailable"
+
+
+_CONNECTION_LOST = (
+    ConnectionError,  # the socket (refused, reset, broken pipe)
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01-03: admin/crash shutdown
+    asyncpg.exceptions.InterfaceError,  # "connection is closed"
+)
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the database going away mid-request, not an
+    error of the request: the transaction is gone, so nothing was written."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError):
+            seen = seen.orig
+            continue
+        if isinstance(seen, _CONNECTION_LOST):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # JSON nesting. Strings are cut out first, then only the brackets are kept, ``{}`` folded
@@ -286,6 +319,21 @@ class RequestContextMiddleware:
                         f"the request took longer than {self.timeout_seconds:g} seconds"
                     )
                     await from_error(timed_out, request_id)(scope, receive, send_with_ids)
+            elif _database_unreachable(exc):
+                # a restart or failover of PostgreSQL: the transaction rolled back, so the
+                # client may retry (with its Idempotency-Key) once the database is back
+                log.warning(
+                    "request.database_unavailable",
+                    method=scope["method"],
+                    path=scope["path"],
+                    error=type(exc).__name__,
+                )
+                if not started:
+                    unavailable = DatabaseUnavailable(
+                        "the database connection was lost; nothing was changed, retry",
+                        headers={"Retry-After": "1"},
+                    )
+                    await from_error(unavailable, request_id)(scope, receive, send_with_ids)
             else:
                 log.exception("request.unhandled_error", method=scope["method"], path=scope["path"])
                 if not started:

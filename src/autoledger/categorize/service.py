@@ -72,6 +72,7 @@ from autoledger.kit.errors import AutoledgerError
 from autoledger.kit.money import format_amount, parse_amount
 from autoledger.ledger import journal
 from autoledger.ledger.commands import CreateEntry, PostingInput, ReverseEntry
+from autoledger.ledger.errors import PeriodClosed
 from autoledger.ledger.service import get_ledger, resolve
 from autoledger.ledger.tables import Account
 from autoledger.ledger.types import Direction
@@ -448,8 +449,14 @@ async def release_lines(
     now = utcnow()
     for record in records:
         if record.entry_id is not None:
+            # dated as the line: the books never held it twice on any day since
             await _reverse(
-                session, tenant_id, record.entry_id, actor, "Superseded by reconciliation"
+                session,
+                tenant_id,
+                record.entry_id,
+                actor,
+                "Superseded by reconciliation",
+                effective_date=record.booking_date,
             )
             record.reversed_entry_ids = [*record.reversed_entry_ids, str(record.entry_id)]
             record.entry_id = None
@@ -665,15 +672,23 @@ async def _reverse(
     entry_id: uuid.UUID,
     actor: str,
     description: str = "Recategorized by review",
+    *,
+    effective_date: date | None = None,
 ) -> None:
+    """Reverse a booking: on ``effective_date`` when given (and its period is open), else
+    today."""
     command = ReverseEntry(
         tenant_id=tenant_id,
         entry_id=entry_id,
         actor=actor,
+        effective_date=effective_date,
         description=description,
         client_id=f"reverse:{entry_id}",
     )
     outcome = (await journal.execute(session, [command]))[0]
+    if isinstance(outcome, PeriodClosed) and effective_date is not None:
+        await _reverse(session, tenant_id, entry_id, actor, description)
+        return
     if isinstance(outcome, AutoledgerError):
         raise outcome
 

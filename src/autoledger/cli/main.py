@@ -21,7 +21,10 @@ from autoledger.cli import (
     banking_commands,
     demo_commands,
     event_commands,
+    interop_commands,
     ledger_commands,
+    reconcile_commands,
+    report_commands,
 )
 from autoledger.cli.context import console, fail, run, session_scope, settings
 from autoledger.client import Client
@@ -54,8 +57,15 @@ app.add_typer(event_commands.dead_letters, name="dead-letters")
 app.add_typer(audit_commands.audit_app, name="audit")
 app.add_typer(demo_commands.demo, name="demo")
 app.add_typer(banking_commands.bank_accounts, name="bank-accounts")
+app.add_typer(reconcile_commands.matches, name="matches")
+app.add_typer(reconcile_commands.reconciliations, name="reconciliations")
+app.command("reconcile")(reconcile_commands.reconcile)
+app.command("reconcile-report")(reconcile_commands.reconcile_report)
 app.command("import")(banking_commands.import_file)
 app.command()(event_commands.worker)
+app.command("export")(interop_commands.export_command)
+app.command("import-journal")(interop_commands.import_journal_command)
+app.command("report")(report_commands.report)
 
 
 @app.command()

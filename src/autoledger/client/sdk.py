@@ -2,7 +2,8 @@
 
 Request bodies and responses are the server's own Pydantic contract
 (:mod:`autoledger.ledger.schemas`, :mod:`autoledger.banking.schemas`,
-:mod:`autoledger.categorize.schemas`, :mod:`autoledger.platform.auth.schemas`).
+:mod:`autoledger.categorize.schemas`, :mod:`autoledger.reconcile.schemas`,
+:mod:`autoledger.platform.auth.schemas`).
 
 Design: every endpoint is described once, in :class:`_Endpoints`, as a :class:`Call` — the
 method, path, query, body, a fixed ``Idempotency-Key`` for POSTs, and how to parse the answer.
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -29,6 +30,8 @@ from autoledger.categorize import schemas as bookkeeping
 from autoledger.ledger import schemas
 from autoledger.ledger.domain import EntryStatus
 from autoledger.platform.auth.schemas import WhoAmI
+from autoledger.reconcile import schemas as reconcile
+from autoledger.reports import schemas as reports
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -159,6 +162,44 @@ class ProposalPage:
 
 def _parse_proposal_page(response: httpx.Response) -> ProposalPage:
     return ProposalPage(_parse_proposals(response), response.headers.get("X-Next-Cursor"))
+
+
+_parse_open_item_account = _model(reconcile.OpenItemAccountOut)
+_parse_open_item_accounts = _parser(TypeAdapter(list[reconcile.OpenItemAccountOut]))
+_parse_open_items = _parser(TypeAdapter(list[reconcile.OpenItemOut]))
+_parse_open_item = _model(reconcile.OpenItemDetailOut)
+_parse_run = _model(reconcile.RunOut)
+_parse_match = _model(reconcile.MatchOut)
+_parse_matches = _parser(TypeAdapter(list[reconcile.MatchOut]))
+_parse_reconciliation_report = _model(reconcile.ReconciliationReportOut)
+_parse_reconciliation = _model(reconcile.BankReconciliationOut)
+_parse_reconciliations = _parser(TypeAdapter(list[reconcile.BankReconciliationOut]))
+_parse_reconcile_settings = _model(reconcile.ReconcileSettingsOut)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItemPage:
+    """A page of open items, oldest first; the cursor comes in the ``X-Next-Cursor`` header."""
+
+    data: list[reconcile.OpenItemOut]
+    next_cursor: str | None
+
+
+def _parse_open_item_page(response: httpx.Response) -> OpenItemPage:
+    return OpenItemPage(_parse_open_items(response), response.headers.get("X-Next-Cursor"))
+
+
+@dataclass(frozen=True, slots=True)
+class MatchPage:
+    """A page of a bank account's matches, oldest first. ``next_cursor`` is the
+    ``X-Next-After`` header (the page's last id), passed back as ``after``."""
+
+    data: list[reconcile.MatchOut]
+    next_cursor: str | None
+
+
+def _parse_match_page(response: httpx.Response) -> MatchPage:
+    return MatchPage(_parse_matches(response), response.headers.get("X-Next-After"))
 
 
 def multipart(
@@ -723,6 +764,192 @@ class _BookkeepingEndpoints:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenItemQuery:
+    """Filters of ``list_open_items``/``iter_open_items``: ``account`` is an id or code,
+    ``counterparty`` an id or name."""
+
+    status: reconcile.OpenItemStatus | None = None
+    account: str | None = None
+    counterparty: str | None = None
+    reference: str | None = None
+
+    def params(self) -> tuple[tuple[str, str], ...]:
+        return _query(
+            status=self.status,
+            account=self.account,
+            counterparty=self.counterparty,
+            reference=self.reference,
+        )
+
+
+class _ReconcileEndpoints:
+    """Reconciliation endpoints (open items, runs and matches, reports and sign-off,
+    settings), as :class:`Call`. No I/O here."""
+
+    @staticmethod
+    def mark_account(
+        ledger_id: uuid.UUID | str,
+        account: str,
+        role: reconcile.AccountRole,
+        key: str | None,
+    ) -> Call[reconcile.OpenItemAccountOut]:
+        return Call(
+            "PUT",
+            f"/v1/ledgers/{ledger_id}/open-item-accounts/{account}",
+            _parse_open_item_account,
+            content=_json(reconcile.OpenItemAccountIn(role=role)),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def unmark_account(
+        ledger_id: uuid.UUID | str, account: str, key: str | None
+    ) -> Call[reconcile.OpenItemAccountOut]:
+        return Call(
+            "DELETE",
+            f"/v1/ledgers/{ledger_id}/open-item-accounts/{account}",
+            _parse_open_item_account,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def get_account(ledger_id: uuid.UUID | str, account: str) -> Call[reconcile.OpenItemAccountOut]:
+        return Call(
+            "GET", f"/v1/ledgers/{ledger_id}/open-item-accounts/{account}", _parse_open_item_account
+        )
+
+    @staticmethod
+    def list_accounts(ledger_id: uuid.UUID | str) -> Call[list[reconcile.OpenItemAccountOut]]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}/open-item-accounts", _parse_open_item_accounts)
+
+    @staticmethod
+    def list_items(
+        ledger_id: uuid.UUID | str, query: OpenItemQuery, cursor: str | None, limit: int
+    ) -> Call[OpenItemPage]:
+        return Call(
+            "GET",
+            f"/v1/ledgers/{ledger_id}/open-items",
+            _parse_open_item_page,
+            params=(*query.params(), *_query(cursor=cursor, limit=limit)),
+        )
+
+    @staticmethod
+    def get_item(open_item_id: uuid.UUID | str) -> Call[reconcile.OpenItemDetailOut]:
+        return Call("GET", f"/v1/open-items/{open_item_id}", _parse_open_item)
+
+    @staticmethod
+    def run(bank_account_id: uuid.UUID | str, key: str | None) -> Call[reconcile.RunOut]:
+        return Call(
+            "POST",
+            f"/v1/bank-accounts/{bank_account_id}/reconcile",
+            _parse_run,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_matches(
+        bank_account_id: uuid.UUID | str,
+        status: reconcile.MatchStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> Call[MatchPage]:
+        return Call(
+            "GET",
+            f"/v1/bank-accounts/{bank_account_id}/matches",
+            _parse_match_page,
+            params=_query(status=status, after=after, limit=limit),
+        )
+
+    @staticmethod
+    def get_match(match_id: uuid.UUID | str) -> Call[reconcile.MatchOut]:
+        return Call("GET", f"/v1/matches/{match_id}", _parse_match)
+
+    @staticmethod
+    def decide(
+        match_id: uuid.UUID | str,
+        decision: Literal["accept", "reject", "unreconcile"],
+        key: str | None,
+    ) -> Call[reconcile.MatchOut]:
+        return Call(
+            "POST", f"/v1/matches/{match_id}/{decision}", _parse_match, idempotency_key=_key(key)
+        )
+
+    @staticmethod
+    def report(
+        bank_account_id: uuid.UUID | str,
+        statement_date: date,
+        date_from: date | None,
+        statement_balance: str | None,
+    ) -> Call[reconcile.ReconciliationReportOut]:
+        params = _query(statement_date=statement_date, statement_balance=statement_balance)
+        return Call(
+            "GET",
+            f"/v1/bank-accounts/{bank_account_id}/reconciliation-report",
+            _parse_reconciliation_report,
+            params=params + _query(**{"from": date_from}),
+        )
+
+    @staticmethod
+    def mark_reconciled(
+        bank_account_id: uuid.UUID | str, body: reconcile.BankReconciliationIn, key: str | None
+    ) -> Call[reconcile.BankReconciliationOut]:
+        return Call(
+            "POST",
+            f"/v1/bank-accounts/{bank_account_id}/reconciliations",
+            _parse_reconciliation,
+            content=_json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def list_reconciliations(
+        bank_account_id: uuid.UUID | str,
+    ) -> Call[list[reconcile.BankReconciliationOut]]:
+        return Call(
+            "GET",
+            f"/v1/bank-accounts/{bank_account_id}/reconciliations",
+            _parse_reconciliations,
+        )
+
+    @staticmethod
+    def get_reconciliation(
+        bank_account_id: uuid.UUID | str, reconciliation_id: uuid.UUID | str
+    ) -> Call[reconcile.BankReconciliationOut]:
+        return Call(
+            "GET",
+            f"/v1/bank-accounts/{bank_account_id}/reconciliations/{reconciliation_id}",
+            _parse_reconciliation,
+        )
+
+    @staticmethod
+    def reopen_reconciliation(
+        bank_account_id: uuid.UUID | str, reconciliation_id: uuid.UUID | str, key: str | None
+    ) -> Call[reconcile.BankReconciliationOut]:
+        return Call(
+            "POST",
+            f"/v1/bank-accounts/{bank_account_id}/reconciliations/{reconciliation_id}/reopen",
+            _parse_reconciliation,
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def get_settings(ledger_id: uuid.UUID | str) -> Call[reconcile.ReconcileSettingsOut]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}/reconcile-settings", _parse_reconcile_settings)
+
+    @staticmethod
+    def put_settings(
+        ledger_id: uuid.UUID | str, body: reconcile.ReconcileSettingsIn, key: str | None
+    ) -> Call[reconcile.ReconcileSettingsOut]:
+        return Call(
+            "PUT",
+            f"/v1/ledgers/{ledger_id}/reconcile-settings",
+            _parse_reconcile_settings,
+            content=body.model_dump_json().encode(),  # the whole policy, defaults included
+            idempotency_key=_key(key),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class EntryQuery:
     """Filters of ``list_entries``/``iter_entries``."""
 
@@ -747,6 +974,94 @@ class EntryQuery:
         )
         params += _query(**{"from": self.date_from, "to": self.date_to})
         return params + tuple((f"metadata[{k}]", v) for k, v in self.metadata.items())
+
+
+ReportKind = Literal[
+    "trial-balance", "balance-sheet", "income-statement", "cash-flow", "general-ledger", "aging"
+]
+ReportFormat = Literal["csv", "xlsx", "html"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """What a report covers: ``as_of`` (or ``date_to``) and ``date_from``, a comparison
+    column (``previous_period`` or ``previous_year``), chart ``depth``, ``asset``; for the
+    cash flow its ``method``, for aging its ``kind``, for the general ledger one
+    ``account``. Unset values take the server's defaults."""
+
+    as_of: date | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    compare: Literal["previous_period", "previous_year"] | None = None
+    depth: int | None = None
+    asset: str | None = None
+    method: Literal["direct", "indirect"] | None = None
+    kind: Literal["receivable", "payable"] | None = None
+    account: str | None = None
+
+    def params(self) -> tuple[tuple[str, str], ...]:
+        params = _query(
+            as_of=self.as_of,
+            compare=self.compare,
+            depth=self.depth,
+            asset=self.asset,
+            method=self.method,
+            kind=self.kind,
+            account=self.account,
+        )
+        return params + _query(**{"from": self.date_from, "to": self.date_to})
+
+
+_parse_statement_report = _model(reports.StatementReportOut)
+_parse_general_ledger = _model(reports.GeneralLedgerOut)
+_parse_aging = _model(reports.AgingOut)
+
+
+def _content(response: httpx.Response) -> bytes:
+    return response.content
+
+
+class _ReportEndpoints:
+    """Report endpoints, as :class:`Call`. No I/O here."""
+
+    @staticmethod
+    def statement(
+        ledger_id: uuid.UUID | str, kind: ReportKind, query: ReportQuery
+    ) -> Call[reports.StatementReportOut]:
+        return Call(
+            "GET",
+            f"/v1/ledgers/{ledger_id}/reports/{kind}",
+            _parse_statement_report,
+            params=query.params(),
+        )
+
+    @staticmethod
+    def general_ledger(
+        ledger_id: uuid.UUID | str, query: ReportQuery
+    ) -> Call[reports.GeneralLedgerOut]:
+        return Call(
+            "GET",
+            f"/v1/ledgers/{ledger_id}/reports/general-ledger",
+            _parse_general_ledger,
+            params=query.params(),
+        )
+
+    @staticmethod
+    def aging(ledger_id: uuid.UUID | str, query: ReportQuery) -> Call[reports.AgingOut]:
+        return Call(
+            "GET", f"/v1/ledgers/{ledger_id}/reports/aging", _parse_aging, params=query.params()
+        )
+
+    @staticmethod
+    def download(
+        ledger_id: uuid.UUID | str, kind: ReportKind, fmt: ReportFormat, query: ReportQuery
+    ) -> Call[bytes]:
+        return Call(
+            "GET",
+            f"/v1/ledgers/{ledger_id}/reports/{kind}",
+            _content,
+            params=(*query.params(), ("format", fmt)),
+        )
 
 
 class _Page(Protocol[T_co]):
@@ -1175,6 +1490,216 @@ class Client:
     def bookkeeping_stats(self, ledger_id: uuid.UUID | str | None = None) -> bookkeeping.StatsOut:
         """Automation, its precision and the queue: of one ledger, or all the tenant's."""
         return self.send(_BookkeepingEndpoints.stats(ledger_id))
+
+    # reconciliation: open items
+    def mark_open_item_account(
+        self,
+        ledger_id: uuid.UUID | str,
+        account: str,
+        role: reconcile.AccountRole,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.OpenItemAccountOut:
+        """Make an account (id or code) open-item managed: its referenced postings from now
+        on are open items."""
+        return self.send(
+            _ReconcileEndpoints.mark_account(ledger_id, account, role, idempotency_key)
+        )
+
+    def unmark_open_item_account(
+        self, ledger_id: uuid.UUID | str, account: str, *, idempotency_key: str | None = None
+    ) -> reconcile.OpenItemAccountOut:
+        """Stop managing an account's open items; the items it has are kept."""
+        return self.send(_ReconcileEndpoints.unmark_account(ledger_id, account, idempotency_key))
+
+    def get_open_item_account(
+        self, ledger_id: uuid.UUID | str, account: str
+    ) -> reconcile.OpenItemAccountOut:
+        return self.send(_ReconcileEndpoints.get_account(ledger_id, account))
+
+    def list_open_item_accounts(
+        self, ledger_id: uuid.UUID | str
+    ) -> list[reconcile.OpenItemAccountOut]:
+        return self.send(_ReconcileEndpoints.list_accounts(ledger_id))
+
+    def list_open_items(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: OpenItemQuery = OpenItemQuery(),
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> OpenItemPage:
+        """One page of the ledger's open items, oldest first."""
+        return self.send(_ReconcileEndpoints.list_items(ledger_id, query, cursor, limit))
+
+    def iter_open_items(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: OpenItemQuery = OpenItemQuery(),
+        *,
+        page_size: int = 500,
+    ) -> Iterator[reconcile.OpenItemOut]:
+        return self._pages(
+            lambda cursor: self.send(
+                _ReconcileEndpoints.list_items(ledger_id, query, cursor, page_size)
+            )
+        )
+
+    def get_open_item(self, open_item_id: uuid.UUID | str) -> reconcile.OpenItemDetailOut:
+        """An open item with its settlements."""
+        return self.send(_ReconcileEndpoints.get_item(open_item_id))
+
+    # reconciliation: runs and matches
+    def reconcile_bank_account(
+        self, bank_account_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.RunOut:
+        """Match the account's unreconciled lines; the sure matches are reconciled at once,
+        the rest wait as suggestions."""
+        return self.send(_ReconcileEndpoints.run(bank_account_id, idempotency_key))
+
+    def list_matches(
+        self,
+        bank_account_id: uuid.UUID | str,
+        status: reconcile.MatchStatus | None = None,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> MatchPage:
+        """One page of the account's matches, oldest first (suggestions: ``"suggested"``)."""
+        return self.send(_ReconcileEndpoints.list_matches(bank_account_id, status, after, limit))
+
+    def iter_matches(
+        self,
+        bank_account_id: uuid.UUID | str,
+        status: reconcile.MatchStatus | None = None,
+        *,
+        page_size: int = 500,
+    ) -> Iterator[reconcile.MatchOut]:
+        return self._pages(
+            lambda after: self.send(
+                _ReconcileEndpoints.list_matches(bank_account_id, status, after, page_size)
+            )
+        )
+
+    def get_match(self, match_id: uuid.UUID | str) -> reconcile.MatchOut:
+        return self.send(_ReconcileEndpoints.get_match(match_id))
+
+    def accept_match(
+        self, match_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.MatchOut:
+        """Book the match's settlement, allocate its items and lock its lines."""
+        return self.send(_ReconcileEndpoints.decide(match_id, "accept", idempotency_key))
+
+    def reject_match(
+        self, match_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.MatchOut:
+        """Reject a match (unreconciling it first if it was reconciled); the pair is never
+        proposed again."""
+        return self.send(_ReconcileEndpoints.decide(match_id, "reject", idempotency_key))
+
+    def unreconcile_match(
+        self, match_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.MatchOut:
+        """Reverse a reconciled match's settlement and reopen what it settled."""
+        return self.send(_ReconcileEndpoints.decide(match_id, "unreconcile", idempotency_key))
+
+    # reconciliation: reports and sign-off
+    def reconciliation_report(
+        self,
+        bank_account_id: uuid.UUID | str,
+        statement_date: date,
+        *,
+        date_from: date | None = None,
+        statement_balance: str | None = None,
+    ) -> reconcile.ReconciliationReportOut:
+        """Statement against ledger balance at ``statement_date``, the difference explained."""
+        return self.send(
+            _ReconcileEndpoints.report(
+                bank_account_id, statement_date, date_from, statement_balance
+            )
+        )
+
+    def mark_reconciled(
+        self,
+        bank_account_id: uuid.UUID | str,
+        body: reconcile.BankReconciliationIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.BankReconciliationOut:
+        """Sign the account off to a statement date (it must balance); locks its lines."""
+        return self.send(
+            _ReconcileEndpoints.mark_reconciled(bank_account_id, body, idempotency_key)
+        )
+
+    def list_reconciliations(
+        self, bank_account_id: uuid.UUID | str
+    ) -> list[reconcile.BankReconciliationOut]:
+        return self.send(_ReconcileEndpoints.list_reconciliations(bank_account_id))
+
+    def get_reconciliation(
+        self, bank_account_id: uuid.UUID | str, reconciliation_id: uuid.UUID | str
+    ) -> reconcile.BankReconciliationOut:
+        return self.send(_ReconcileEndpoints.get_reconciliation(bank_account_id, reconciliation_id))
+
+    def reopen_reconciliation(
+        self,
+        bank_account_id: uuid.UUID | str,
+        reconciliation_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.BankReconciliationOut:
+        """Reopen the latest reconciliation (admin): its lines are no longer locked."""
+        return self.send(
+            _ReconcileEndpoints.reopen_reconciliation(
+                bank_account_id, reconciliation_id, idempotency_key
+            )
+        )
+
+    # reconciliation: settings
+    def get_reconcile_settings(self, ledger_id: uuid.UUID | str) -> reconcile.ReconcileSettingsOut:
+        return self.send(_ReconcileEndpoints.get_settings(ledger_id))
+
+    def put_reconcile_settings(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: reconcile.ReconcileSettingsIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.ReconcileSettingsOut:
+        """Replace the ledger's matching policy, tolerances and write-off accounts."""
+        return self.send(_ReconcileEndpoints.put_settings(ledger_id, body, idempotency_key))
+
+    # reports
+    def report(
+        self,
+        ledger_id: uuid.UUID | str,
+        kind: Literal["trial-balance", "balance-sheet", "income-statement", "cash-flow"],
+        query: ReportQuery = ReportQuery(),
+    ) -> reports.StatementReportOut:
+        """A trial balance, balance sheet, income statement or cash-flow statement."""
+        return self.send(_ReportEndpoints.statement(ledger_id, kind, query))
+
+    def general_ledger(
+        self, ledger_id: uuid.UUID | str, query: ReportQuery = ReportQuery()
+    ) -> reports.GeneralLedgerOut:
+        return self.send(_ReportEndpoints.general_ledger(ledger_id, query))
+
+    def aging(
+        self, ledger_id: uuid.UUID | str, query: ReportQuery = ReportQuery()
+    ) -> reports.AgingOut:
+        """Open receivables (or ``kind="payable"``) by counterparty and days past due."""
+        return self.send(_ReportEndpoints.aging(ledger_id, query))
+
+    def download_report(
+        self,
+        ledger_id: uuid.UUID | str,
+        kind: ReportKind,
+        fmt: ReportFormat,
+        query: ReportQuery = ReportQuery(),
+    ) -> bytes:
+        """A report as a CSV or XLSX file, or a printable HTML page."""
+        return self.send(_ReportEndpoints.download(ledger_id, kind, fmt, query))
 
 
 class AsyncClient:
@@ -1605,6 +2130,226 @@ class AsyncClient:
         """Automation, its precision and the queue: of one ledger, or all the tenant's."""
         return await self.send(_BookkeepingEndpoints.stats(ledger_id))
 
+    # reconciliation: open items
+    async def mark_open_item_account(
+        self,
+        ledger_id: uuid.UUID | str,
+        account: str,
+        role: reconcile.AccountRole,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.OpenItemAccountOut:
+        """Make an account (id or code) open-item managed: its referenced postings from now
+        on are open items."""
+        return await self.send(
+            _ReconcileEndpoints.mark_account(ledger_id, account, role, idempotency_key)
+        )
+
+    async def unmark_open_item_account(
+        self, ledger_id: uuid.UUID | str, account: str, *, idempotency_key: str | None = None
+    ) -> reconcile.OpenItemAccountOut:
+        """Stop managing an account's open items; the items it has are kept."""
+        return await self.send(
+            _ReconcileEndpoints.unmark_account(ledger_id, account, idempotency_key)
+        )
+
+    async def get_open_item_account(
+        self, ledger_id: uuid.UUID | str, account: str
+    ) -> reconcile.OpenItemAccountOut:
+        return await self.send(_ReconcileEndpoints.get_account(ledger_id, account))
+
+    async def list_open_item_accounts(
+        self, ledger_id: uuid.UUID | str
+    ) -> list[reconcile.OpenItemAccountOut]:
+        return await self.send(_ReconcileEndpoints.list_accounts(ledger_id))
+
+    async def list_open_items(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: OpenItemQuery = OpenItemQuery(),
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> OpenItemPage:
+        """One page of the ledger's open items, oldest first."""
+        return await self.send(_ReconcileEndpoints.list_items(ledger_id, query, cursor, limit))
+
+    def iter_open_items(
+        self,
+        ledger_id: uuid.UUID | str,
+        query: OpenItemQuery = OpenItemQuery(),
+        *,
+        page_size: int = 500,
+    ) -> AsyncIterator[reconcile.OpenItemOut]:
+        async def fetch(cursor: str | None) -> OpenItemPage:
+            return await self.send(
+                _ReconcileEndpoints.list_items(ledger_id, query, cursor, page_size)
+            )
+
+        return self._pages(fetch)
+
+    async def get_open_item(self, open_item_id: uuid.UUID | str) -> reconcile.OpenItemDetailOut:
+        """An open item with its settlements."""
+        return await self.send(_ReconcileEndpoints.get_item(open_item_id))
+
+    # reconciliation: runs and matches
+    async def reconcile_bank_account(
+        self, bank_account_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.RunOut:
+        """Match the account's unreconciled lines; the sure matches are reconciled at once,
+        the rest wait as suggestions."""
+        return await self.send(_ReconcileEndpoints.run(bank_account_id, idempotency_key))
+
+    async def list_matches(
+        self,
+        bank_account_id: uuid.UUID | str,
+        status: reconcile.MatchStatus | None = None,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> MatchPage:
+        """One page of the account's matches, oldest first (suggestions: ``"suggested"``)."""
+        return await self.send(
+            _ReconcileEndpoints.list_matches(bank_account_id, status, after, limit)
+        )
+
+    def iter_matches(
+        self,
+        bank_account_id: uuid.UUID | str,
+        status: reconcile.MatchStatus | None = None,
+        *,
+        page_size: int = 500,
+    ) -> AsyncIterator[reconcile.MatchOut]:
+        async def fetch(after: str | None) -> MatchPage:
+            return await self.send(
+                _ReconcileEndpoints.list_matches(bank_account_id, status, after, page_size)
+            )
+
+        return self._pages(fetch)
+
+    async def get_match(self, match_id: uuid.UUID | str) -> reconcile.MatchOut:
+        return await self.send(_ReconcileEndpoints.get_match(match_id))
+
+    async def accept_match(
+        self, match_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.MatchOut:
+        """Book the match's settlement, allocate its items and lock its lines."""
+        return await self.send(_ReconcileEndpoints.decide(match_id, "accept", idempotency_key))
+
+    async def reject_match(
+        self, match_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.MatchOut:
+        """Reject a match (unreconciling it first if it was reconciled); the pair is never
+        proposed again."""
+        return await self.send(_ReconcileEndpoints.decide(match_id, "reject", idempotency_key))
+
+    async def unreconcile_match(
+        self, match_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> reconcile.MatchOut:
+        """Reverse a reconciled match's settlement and reopen what it settled."""
+        return await self.send(_ReconcileEndpoints.decide(match_id, "unreconcile", idempotency_key))
+
+    # reconciliation: reports and sign-off
+    async def reconciliation_report(
+        self,
+        bank_account_id: uuid.UUID | str,
+        statement_date: date,
+        *,
+        date_from: date | None = None,
+        statement_balance: str | None = None,
+    ) -> reconcile.ReconciliationReportOut:
+        """Statement against ledger balance at ``statement_date``, the difference explained."""
+        return await self.send(
+            _ReconcileEndpoints.report(
+                bank_account_id, statement_date, date_from, statement_balance
+            )
+        )
+
+    async def mark_reconciled(
+        self,
+        bank_account_id: uuid.UUID | str,
+        body: reconcile.BankReconciliationIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.BankReconciliationOut:
+        """Sign the account off to a statement date (it must balance); locks its lines."""
+        return await self.send(
+            _ReconcileEndpoints.mark_reconciled(bank_account_id, body, idempotency_key)
+        )
+
+    async def list_reconciliations(
+        self, bank_account_id: uuid.UUID | str
+    ) -> list[reconcile.BankReconciliationOut]:
+        return await self.send(_ReconcileEndpoints.list_reconciliations(bank_account_id))
+
+    async def get_reconciliation(
+        self, bank_account_id: uuid.UUID | str, reconciliation_id: uuid.UUID | str
+    ) -> reconcile.BankReconciliationOut:
+        return await self.send(
+            _ReconcileEndpoints.get_reconciliation(bank_account_id, reconciliation_id)
+        )
+
+    async def reopen_reconciliation(
+        self,
+        bank_account_id: uuid.UUID | str,
+        reconciliation_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.BankReconciliationOut:
+        """Reopen the latest reconciliation (admin): its lines are no longer locked."""
+        return await self.send(
+            _ReconcileEndpoints.reopen_reconciliation(
+                bank_account_id, reconciliation_id, idempotency_key
+            )
+        )
+
+    # reconciliation: settings
+    async def get_reconcile_settings(
+        self, ledger_id: uuid.UUID | str
+    ) -> reconcile.ReconcileSettingsOut:
+        return await self.send(_ReconcileEndpoints.get_settings(ledger_id))
+
+    async def put_reconcile_settings(
+        self,
+        ledger_id: uuid.UUID | str,
+        body: reconcile.ReconcileSettingsIn,
+        *,
+        idempotency_key: str | None = None,
+    ) -> reconcile.ReconcileSettingsOut:
+        """Replace the ledger's matching policy, tolerances and write-off accounts."""
+        return await self.send(_ReconcileEndpoints.put_settings(ledger_id, body, idempotency_key))
+
+    # reports
+    async def report(
+        self,
+        ledger_id: uuid.UUID | str,
+        kind: Literal["trial-balance", "balance-sheet", "income-statement", "cash-flow"],
+        query: ReportQuery = ReportQuery(),
+    ) -> reports.StatementReportOut:
+        """A trial balance, balance sheet, income statement or cash-flow statement."""
+        return await self.send(_ReportEndpoints.statement(ledger_id, kind, query))
+
+    async def general_ledger(
+        self, ledger_id: uuid.UUID | str, query: ReportQuery = ReportQuery()
+    ) -> reports.GeneralLedgerOut:
+        return await self.send(_ReportEndpoints.general_ledger(ledger_id, query))
+
+    async def aging(
+        self, ledger_id: uuid.UUID | str, query: ReportQuery = ReportQuery()
+    ) -> reports.AgingOut:
+        """Open receivables (or ``kind="payable"``) by counterparty and days past due."""
+        return await self.send(_ReportEndpoints.aging(ledger_id, query))
+
+    async def download_report(
+        self,
+        ledger_id: uuid.UUID | str,
+        kind: ReportKind,
+        fmt: ReportFormat,
+        query: ReportQuery = ReportQuery(),
+    ) -> bytes:
+        """A report as a CSV or XLSX file, or a printable HTML page."""
+        return await self.send(_ReportEndpoints.download(ledger_id, kind, fmt, query))
+
 
 __all__ = [
     "ApiError",
@@ -1613,7 +2358,11 @@ __all__ = [
     "Client",
     "EntryQuery",
     "FieldProblem",
+    "MatchPage",
+    "OpenItemPage",
+    "OpenItemQuery",
     "ProposalPage",
     "ProposalQuery",
+    "ReportQuery",
     "RetryPolicy",
 ]

@@ -13,6 +13,7 @@ TABLE_MODULES = (
     "autoledger.banking.tables",
     "autoledger.categorize.tables",
     "autoledger.reconcile.tables",
+    "autoledger.fx.tables",
 )
 
 

@@ -26,10 +26,12 @@ from autoledger.kit.money import format_amount, iso_currency
 from autoledger.ledger import schemas
 from autoledger.ledger.domain import SourceType
 from autoledger.ledger.types import Direction
+from autoledger.reconcile.schemas import AccountRole
 
 OPENING_EQUITY = "3800"
 RECEIVABLES = "1200"
 PAYABLES = "2100"
+OPEN_ITEM_ROLES: dict[str, AccountRole] = {RECEIVABLES: "receivable", PAYABLES: "payable"}
 BATCH = 1000
 
 
@@ -140,6 +142,13 @@ def load(api: Client, directory: Path) -> LoadReport:
         *_open_item_entries(items, _counterparty_names(company), in_currency),
     ]
     opening = len(entries) - len(items)
+    # Marked before the invoices and bills are posted: only postings on an account marked
+    # at the time become open items (the currency sub-accounts were created just above).
+    for code, role in OPEN_ITEM_ROLES.items():
+        for account in (code, *sorted(sub for sub in types if sub.startswith(f"{code}-"))):
+            api.mark_open_item_account(
+                ledger.id, account, role, idempotency_key=f"{prefix}-open-items-{account}"
+            )
     for start in range(0, len(entries), BATCH):
         chunk = entries[start : start + BATCH]
         api.create_entries_batch(

@@ -39,6 +39,7 @@ class SourceType(StrEnum):
     AGENT_PROPOSAL = "agent_proposal"
     RECONCILIATION = "reconciliation"
     SYSTEM = "system"
+    JOURNAL_IMPORT = "journal_import"  # migrated from Beancount or hledger (ADR 0016)
 
 
 @dataclass(frozen=True, slots=True)

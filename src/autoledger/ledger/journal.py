@@ -62,7 +62,7 @@ from autoledger.ledger.errors import (
     UnknownAccount,
     UnknownAsset,
 )
-from autoledger.ledger.repository import AccountRow, LedgerHead, LedgerRepository
+from autoledger.ledger.repository import AccountRow, LedgerHead, LedgerRepository, PostedTotal
 from autoledger.ledger.tables import JournalEntry, JournalLogRecord, Posting
 from autoledger.ledger.types import AccountType, Direction
 from autoledger.ledger.views import EntryView, PostingView
@@ -109,6 +109,7 @@ class _Writes:
     log: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
     posted: list[dict[str, Any]] = field(default_factory=list)
+    totals: list[PostedTotal] = field(default_factory=list)
     audit_entries: list[audit.AuditEntry] = field(default_factory=list)
 
 
@@ -556,7 +557,26 @@ def _write_create(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
         views.append(
             PostingView(i, leg.account_id, leg.asset, leg.direction.value, leg.amount, posted)
         )
+    if not plan.pending:
+        _book_totals(writes, plan, effective_date)
     return _view(entry, views)
+
+
+def _book_totals(writes: _Writes, plan: _Plan, day: date) -> None:
+    """Posted amounts for the report aggregates, dated by the entry's effective date."""
+    writes.totals.extend(
+        PostedTotal(
+            plan.tenant_id,
+            plan.ledger_id,
+            leg.account_id,
+            leg.asset,
+            day,
+            leg.amount if leg.direction is Direction.DEBIT else 0,
+            0 if leg.direction is Direction.DEBIT else leg.amount,
+        )
+        for leg in plan.legs
+        if leg.amount
+    )
 
 
 def _write_resolve(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
@@ -576,6 +596,7 @@ def _write_resolve(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
             {"entry_id": target.id, "index": i, "posted_amount": a}
             for i, a in enumerate(plan.posted_amounts)
         )
+        _book_totals(writes, plan, target.effective_date)
     # Remember the transition for later commands in this call. The ORM row is left untouched:
     # a dirty row would be flushed at commit as a second UPDATE, which the trigger refuses.
     ctx.resolved_now[target.id] = status.value
@@ -698,6 +719,7 @@ async def execute(
     await repo.insert_many(JournalLogRecord, writes.log)
     await repo.resolve_entries(writes.resolved)
     await repo.post_postings(writes.posted)
+    await repo.add_posted_totals(writes.totals)
     await repo.write_balances(
         [
             {

@@ -18,6 +18,8 @@ from sqlalchemy.orm.util import identity_key
 
 from autoledger.ledger.tables import (
     Account,
+    AccountDayTotal,
+    AccountMonthTotal,
     Balance,
     JournalEntry,
     JournalLogRecord,
@@ -50,6 +52,19 @@ class AccountRow:
     debits_must_not_exceed_credits: bool
     credits_must_not_exceed_debits: bool
     balance_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedTotal:
+    """Amounts booked on one account and asset, effective ``day`` (report aggregates)."""
+
+    tenant_id: uuid.UUID
+    ledger_id: uuid.UUID
+    account_id: uuid.UUID
+    asset: str
+    day: date
+    debits: int
+    credits: int
 
 
 BalanceKey = tuple[uuid.UUID, str]
@@ -137,6 +152,18 @@ FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS k(account_id, asset, tenant_i
 ORDER BY k.account_id, k.asset
 ON CONFLICT DO NOTHING
 """
+# Report aggregates (ADR 0015): add the group's posted amounts to their day and month rows.
+# Rows are pre-summed per key (ON CONFLICT may touch a row once per statement) and belong to
+# accounts of ledgers whose row lock the caller holds, so concurrent writers never meet here.
+_PG_ADD_TOTALS = """
+INSERT INTO {table} (account_id, asset, {bucket}, tenant_id, ledger_id, debits, credits)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::uuid[], $5::uuid[], $6::int8[],
+                     $7::int8[])
+ON CONFLICT (account_id, asset, {bucket}) DO UPDATE
+SET debits = {table}.debits + excluded.debits, credits = {table}.credits + excluded.credits
+"""
+_PG_ADD_DAY_TOTALS = _PG_ADD_TOTALS.format(table="account_day_totals", bucket="day")
+_PG_ADD_MONTH_TOTALS = _PG_ADD_TOTALS.format(table="account_month_totals", bucket="month")
 _PG_WRITE_BALANCES = """
 UPDATE balances AS b
 SET debits_posted = v.debits_posted, credits_posted = v.credits_posted,
@@ -497,6 +524,58 @@ class LedgerRepository:
         ]
         await self.session.execute(stmt, params)
 
+    async def add_posted_totals(self, rows: Sequence[PostedTotal]) -> None:
+        """Add posted amounts to the report aggregates: one row per account, asset and day
+        (and the same summed per month). ``rows`` may repeat a key; they are summed here."""
+        if not rows:
+            return
+        for table, bucket in ((AccountDayTotal, _day), (AccountMonthTotal, _month)):
+            summed: dict[tuple[uuid.UUID, str, date], list[Any]] = {}
+            for r in rows:
+                key = (r.account_id, r.asset, bucket(r.day))
+                acc = summed.get(key)
+                if acc is None:
+                    summed[key] = [r.tenant_id, r.ledger_id, r.debits, r.credits]
+                else:
+                    acc[2] += r.debits
+                    acc[3] += r.credits
+            keys = sorted(summed)
+            if self.dialect == "postgresql":
+                conn = await self._pg()
+                await conn.execute(
+                    _PG_ADD_DAY_TOTALS if table is AccountDayTotal else _PG_ADD_MONTH_TOTALS,
+                    [k[0] for k in keys],
+                    [k[1] for k in keys],
+                    [k[2] for k in keys],
+                    *([summed[k][i] for k in keys] for i in range(4)),
+                )
+                continue
+            t = _table(table)
+            column = "day" if table is AccountDayTotal else "month"
+            stmt = sqlite_insert(t)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["account_id", "asset", column],
+                set_={
+                    "debits": t.c.debits + stmt.excluded.debits,
+                    "credits": t.c.credits + stmt.excluded.credits,
+                },
+            )
+            await self.session.execute(
+                stmt,
+                [
+                    {
+                        "account_id": k[0],
+                        "asset": k[1],
+                        column: k[2],
+                        "tenant_id": summed[k][0],
+                        "ledger_id": summed[k][1],
+                        "debits": summed[k][2],
+                        "credits": summed[k][3],
+                    }
+                    for k in keys
+                ],
+            )
+
     async def posted_totals_as_of(
         self, tenant_id: uuid.UUID, account_ids: Collection[uuid.UUID], as_of: date
     ) -> list[tuple[uuid.UUID, str, str, int]]:
@@ -822,6 +901,14 @@ _BALANCE_VALUES = (
     "credits_pending",
     "version",
 )
+
+
+def _day(day: date) -> date:
+    return day
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
 
 
 def _table(mapped: Any) -> Table:

@@ -166,3 +166,41 @@ class Period(IdMixin, CreatedAtMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     closed_at: Mapped[datetime | None] = mapped_column()
     closed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AccountDayTotal(Base):
+    """Posted debits and credits per account, asset and effective date, kept by the journal
+    in the transaction that books them (a posted entry, or a hold when it is posted).
+
+    Invariant: for every key, ``debits``/``credits`` equal the sums of ``posted_amount`` of
+    the postings on that account, asset and date by direction. Reports read these rows (and
+    the monthly ones below) instead of scanning postings; a back-dated entry lands in the
+    bucket of its own effective date.
+    """
+
+    __tablename__ = "account_day_totals"
+    __table_args__ = (Index("ix_account_day_totals_ledger_id_day", "ledger_id", "day"),)
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    asset: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    ledger_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledgers.id"))
+    debits: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AccountMonthTotal(Base):
+    """The same totals per calendar month (``month`` is its first day): an as-of report
+    reads at most one row per account and month plus the days of one partial month."""
+
+    __tablename__ = "account_month_totals"
+    __table_args__ = (Index("ix_account_month_totals_ledger_id_month", "ledger_id", "month"),)
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    asset: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    ledger_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledgers.id"))
+    debits: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,12 +1,14 @@
-"""The open-items API: which accounts are open-item managed, and what is still open.
+"""The reconciliation API.
 
-Marking is an admin change: idempotent (``Idempotency-Key``) and audited like every write.
-Items themselves are never written here: they follow the ledger (``consumers``).
+- Open items: which accounts are open-item managed (an admin change), and what is still
+  open. Items themselves are never written here: they follow the ledger (``consumers``).
+- Matching: run the matcher on a bank account, review what it kept. Deciding an already
+  decided match the same way again changes nothing, deciding it differently is a 409.
+- Reports and sign-off: the statement against the books at a date; a balanced period
+  signed off locks its lines until an admin reopens it.
+- Settings: a ledger's matching policy, tolerances and write-off accounts.
 
-The reconciliation API: run the matcher on a bank account, review what it kept.
-
-Every write is idempotent (``Idempotency-Key``) and audited; deciding an already decided
-match the same way again changes nothing, deciding it differently is a 409.
+Every write is idempotent (``Idempotency-Key``) and audited.
 """
 
 import base64
@@ -102,6 +104,18 @@ async def list_accounts(
 ) -> list[schemas.OpenItemAccountOut]:
     markings = await openitems.list_accounts(session, principal.tenant_id, ledger_id)
     return [openitems.account_out(m) for m in markings]
+
+
+@router.get(
+    "/ledgers/{ledger_id}/open-item-accounts/{account}",
+    response_model=schemas.OpenItemAccountOut,
+    responses=responses(LedgerNotFound, OpenItemAccountNotFound, AccountNotMarked),
+)
+async def get_account(
+    ledger_id: uuid.UUID, account: AccountRef, principal: ReconcileReader, session: Session
+) -> schemas.OpenItemAccountOut:
+    marking = await openitems.get_marking(session, principal.tenant_id, ledger_id, account)
+    return openitems.account_out(marking)
 
 
 @router.get(

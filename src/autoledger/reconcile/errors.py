@@ -1,5 +1,7 @@
 """Reconciliation errors: each with its stable code and HTTP status."""
 
+# one error for an unknown bank account, whichever API asks
+from autoledger.banking.errors import BankAccountNotFound as BankAccountNotFound
 from autoledger.kit.errors import Conflict, InvalidRequest, NotFound
 
 
@@ -16,11 +18,6 @@ class OpenItemAccountNotFound(NotFound):
 class AccountNotMarked(NotFound):
     code = "reconcile.account_not_marked"
     title = "The account is not open-item managed"
-
-
-class BankAccountNotFound(NotFound):
-    code = "reconcile.bank_account_not_found"
-    title = "Bank account not found"
 
 
 class MatchNotFound(NotFound):

@@ -116,6 +116,17 @@ async def unmark_account(
     return Marking(record, target)
 
 
+async def get_marking(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, account: str
+) -> Marking:
+    await ledger_service.get_ledger(session, tenant_id, ledger_id)
+    target = await resolve_account(session, tenant_id, ledger_id, account)
+    record = await OpenItemRepository(session).marking(tenant_id, ledger_id, target.id)
+    if record is None:
+        raise AccountNotMarked(f"account {target.code} is not open-item managed")
+    return Marking(record, target)
+
+
 async def list_accounts(
     session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
 ) -> list[Marking]:

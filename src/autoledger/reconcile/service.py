@@ -211,13 +211,19 @@ async def run(session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid
                 )
                 auto += 1
     matched_lines = {line_id for c in outcome.matches for line_id in c.lines}
+    reconciled = {
+        line_id
+        for c in outcome.matches
+        if kept[_key(c)].status == "reconciled"
+        for line_id in c.lines
+    }
     return RunReport(
         bank_account_id=bank.id,
         lines=len(lines),
         open_items=len(items),
         matches=len(kept),
         auto_reconciled=auto,
-        suggested_lines=len(outcome.suggestions),
+        suggested_lines=len(set(outcome.suggestions) - reconciled),
         unmatched_lines=len(lines) - len(matched_lines | set(outcome.suggestions)),
         threshold=policy.threshold,
         policy_source=policy.source,

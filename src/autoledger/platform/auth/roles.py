@@ -30,6 +30,7 @@ class Scope(StrEnum):
     RECONCILE_READ = "reconcile:read"
     RECONCILE_WRITE = "reconcile:write"
     RECONCILE_MANAGE = "reconcile:manage"
+    REPORTS_READ = "reports:read"
     PII_REVEAL = "pii:reveal"
 
 
@@ -50,6 +51,7 @@ _READ = {
     Scope.BANKING_READ,
     Scope.BOOKKEEPING_READ,
     Scope.RECONCILE_READ,
+    Scope.REPORTS_READ,
 }
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),

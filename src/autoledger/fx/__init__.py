@@ -1,0 +1,1 @@
+"""Exchange rates, conversion and FX revaluation (ADR 0017)."""

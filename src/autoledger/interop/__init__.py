@@ -1,0 +1,1 @@
+"""Plaintext-accounting interop: Beancount and hledger/ledger-cli journals in and out."""
