@@ -272,3 +272,94 @@ async def test_settings_steer_runs_and_write_offs(
         headers=tenant.headers(Role.ACCOUNTANT),
     )
     assert run.json()["lines"] == len(STATEMENT_LINES)
+
+
+async def test_a_foreign_currency_write_off_needs_an_account_in_that_currency(
+    client: httpx.AsyncClient, tenant: TenantKeys
+) -> None:
+    """A USD ledger with a euro bank account: a euro payment short by a bank fee cannot be
+    written off to the dollar fee account, so the sure match stays a suggestion (the run
+    counts why) until the fee account has a euro sub-account."""
+    ledger = await client.post(
+        "/v1/ledgers",
+        json={"name": "Books", "base_currency": "USD", "chart_template": "small_business"},
+        headers=tenant.headers(),
+    )
+    ledger_id = ledger.json()["id"]
+    for code, parent in (("1130-EUR", "1130"), ("1200-EUR", "1200")):
+        created = await client.post(
+            f"/v1/ledgers/{ledger_id}/accounts",
+            json={"code": code, "name": code, "type": "asset", "parent": parent, "asset": "EUR"},
+            headers=tenant.headers(),
+        )
+        assert created.status_code == 201, created.text
+    bank = await client.post(
+        "/v1/bank-accounts",
+        json={
+            "ledger_id": ledger_id,
+            "gl_account": "1130-EUR",
+            "name": "Euro account",
+            "currency": "EUR",
+            "account_number": "NL91ABNA0417164300",
+        },
+        headers=tenant.headers(),
+    )
+    assert bank.status_code == 201, bank.text
+    setup = BankSetup(tenant, ledger_id, bank.json()["id"])
+    for url, body in (
+        (f"/v1/ledgers/{ledger_id}/open-item-accounts/1200-EUR", {"role": "receivable"}),
+        (f"/v1/ledgers/{ledger_id}/reconcile-settings", {"run_on_import": False}),
+    ):
+        assert (await client.put(url, json=body, headers=tenant.headers())).status_code == 200
+    posted = await client.post(
+        f"/v1/ledgers/{ledger_id}/entries",
+        json={
+            "postings": [
+                {"account": "1200-EUR", "direction": "debit", "amount": "1000.00", "asset": "EUR"},
+                {"account": "1130-EUR", "direction": "credit", "amount": "1000.00", "asset": "EUR"},
+            ],
+            "effective_date": "2026-01-02",
+            "metadata": {"reference": "INV-00077", "counterparty": "Acme BV"},
+        },
+        headers=tenant.headers(Role.ACCOUNTANT),
+    )
+    assert posted.status_code == 201, posted.text
+    await open_items(client, setup, 1)
+    line = ":61:2601050105C985,00NTRFREF7//B7\n:86:/NAME/ACME BV/REMI/INV-00077\n"
+    statement = mt940(account="NL91ABNA0417164300", opening="0,00", closing="985,00", lines=(line,))
+    assert (await upload(client, setup, statement)).status_code in (201, 202)
+    await all_proposals(client, setup, 1)
+
+    run = await client.post(
+        f"/v1/bank-accounts/{setup.bank_account_id}/reconcile",
+        headers=tenant.headers(Role.ACCOUNTANT),
+    )
+    assert run.status_code == 200, run.text
+    assert run.json()["auto_reconciled"] == 0
+    assert run.json()["stats"]["auto_failed:reconcile.writeoff_currency"] == 1
+    [waiting] = await matches(client, setup, status="suggested")
+    assert waiting["writeoffs"] == [{"purpose": "bank_fee", "amount": "-15.00"}]
+    refused = await decide(client, tenant, waiting["id"], "accept")
+    problem = assert_problem(refused, 422, "reconcile.writeoff_currency")
+    assert "6800-EUR" in problem["detail"]
+
+    created = await client.post(
+        f"/v1/ledgers/{ledger_id}/accounts",
+        json={
+            "code": "6800-EUR",
+            "name": "Bank fees in EUR",
+            "type": "expense",
+            "parent": "6800",
+            "asset": "EUR",
+        },
+        headers=tenant.headers(),
+    )
+    assert created.status_code == 201, created.text
+    accepted = await decide(client, tenant, waiting["id"], "accept")
+    assert accepted.status_code == 200, accepted.text
+    entry = (
+        await client.get(f"/v1/entries/{accepted.json()['entry_id']}", headers=tenant.headers())
+    ).json()
+    assert {(p["account_id"], p["amount"]) for p in entry["postings"]} >= {
+        (created.json()["id"], "15.00")
+    }

@@ -27,6 +27,7 @@ from autoledger.ledger import schemas
 from autoledger.ledger.domain import SourceType
 from autoledger.ledger.types import Direction
 from autoledger.reconcile.schemas import AccountRole
+from autoledger.reconcile.settlement import DEFAULT_WRITEOFF_ACCOUNTS
 
 OPENING_EQUITY = "3800"
 RECEIVABLES = "1200"
@@ -137,6 +138,10 @@ def load(api: Client, directory: Path) -> LoadReport:
         bank["id"]: in_currency(bank["gl_account"], bank["currency"])
         for bank in company["bank_accounts"]
     }
+    # reconciliation writes a foreign account's differences off in its currency
+    for currency in sorted({bank["currency"] for bank in company["bank_accounts"]} - {base}):
+        for code in sorted(set(DEFAULT_WRITEOFF_ACCOUNTS.values())):
+            in_currency(code, currency)
     entries = [
         *_opening_entries(company, balances, codes, in_currency),
         *_open_item_entries(items, _counterparty_names(company), in_currency),

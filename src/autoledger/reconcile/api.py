@@ -40,6 +40,7 @@ from autoledger.reconcile.errors import (
     ReconciliationNotBalanced,
     ReconciliationNotFound,
     ReconciliationOutOfOrder,
+    WriteOffCurrency,
 )
 from autoledger.reconcile.locks import locked_through
 from autoledger.reconcile.schemas import MatchOut, MatchStatus, RunOut
@@ -274,7 +275,7 @@ async def _decide(
     "/matches/{match_id}/accept",
     response_model=MatchOut,
     summary="Accept a suggestion: book its settlement, allocate its items, lock its lines",
-    responses=responses(MatchNotFound, MatchDecided, MatchStale, PeriodLocked),
+    responses=responses(MatchNotFound, MatchDecided, MatchStale, PeriodLocked, WriteOffCurrency),
 )
 async def accept_match(
     match_id: uuid.UUID, principal: ReconcileWriter, session: Session, request: Request

@@ -58,3 +58,8 @@ class ReconciliationNotFound(NotFound):
 class InvalidSettings(InvalidRequest):
     code = "reconcile.invalid_settings"
     title = "Invalid reconciliation settings"
+
+
+class WriteOffCurrency(InvalidRequest):
+    code = "reconcile.writeoff_currency"
+    title = "The write-off account cannot hold the match's currency"

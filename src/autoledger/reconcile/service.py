@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,7 @@ from autoledger.kit.ids import new_id
 from autoledger.kit.money import format_amount
 from autoledger.ledger import journal
 from autoledger.ledger.commands import CreateEntry, PostingInput, ReverseEntry
+from autoledger.ledger.repository import LedgerRepository
 from autoledger.platform.events import outbox
 from autoledger.reconcile import engine
 from autoledger.reconcile.errors import (
@@ -41,6 +43,7 @@ from autoledger.reconcile.errors import (
     MatchDecided,
     MatchNotFound,
     MatchStale,
+    WriteOffCurrency,
 )
 from autoledger.reconcile.events import (
     MATCH_CREATED,
@@ -52,6 +55,7 @@ from autoledger.reconcile.events import (
 from autoledger.reconcile.learning import Policy, aliases_of, learn_policy
 from autoledger.reconcile.locks import ensure_unlocked, locked_through
 from autoledger.reconcile.normalize import party_key
+from autoledger.reconcile.openitems import resolve_account
 from autoledger.reconcile.schemas import AllocationOut, MatchLineOut, MatchOut, WriteOffOut
 from autoledger.reconcile.scoring import FEATURES, prior
 from autoledger.reconcile.settlement import DEFAULT_WRITEOFF_ACCOUNTS, explain, settlement_legs
@@ -68,6 +72,8 @@ from autoledger.reconcile.tables import (
     ReconcileSettings,
 )
 from autoledger.reconcile.tolerance import Tolerances
+
+log = structlog.get_logger("autoledger.reconcile")
 
 OPEN = ("open", "partially_settled")
 SOURCE_TYPE = "reconciliation"
@@ -199,24 +205,30 @@ async def run(session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid
             created.append(match_out(record, line_rows, item_rows))
     await session.flush()
     await _announce(session, MATCH_CREATED, tenant_id, created)
+    reconciled: set[str] = set()
+    failed: Counter[str] = Counter()
     if settings.auto_reconcile:
         for candidate in outcome.matches:
-            if policy.auto(candidate.confidence, candidate.identified):
-                record = kept[_key(candidate)]
-                await _reconcile(
-                    session, record, model_actor(), auto=True, bank=bank, settings=settings
-                )
-                await _announce(
-                    session, MATCH_RECONCILED, tenant_id, [await match_out_of(session, record)]
-                )
-                auto += 1
+            if not policy.auto(candidate.confidence, candidate.identified):
+                continue
+            record = kept[_key(candidate)]
+            try:
+                async with session.begin_nested():
+                    await _reconcile(
+                        session, record, model_actor(), auto=True, bank=bank, settings=settings
+                    )
+            except AutoledgerError as exc:
+                # the match stays a suggestion; a person's accept will say the same
+                failed[exc.code] += 1
+                log.warning("reconcile.auto_failed", match_id=str(record.id), code=exc.code)
+                await session.refresh(record)
+                continue
+            await _announce(
+                session, MATCH_RECONCILED, tenant_id, [await match_out_of(session, record)]
+            )
+            auto += 1
+            reconciled.update(candidate.lines)
     matched_lines = {line_id for c in outcome.matches for line_id in c.lines}
-    reconciled = {
-        line_id
-        for c in outcome.matches
-        if kept[_key(c)].status == "reconciled"
-        for line_id in c.lines
-    }
     return RunReport(
         bank_account_id=bank.id,
         lines=len(lines),
@@ -227,7 +239,7 @@ async def run(session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid
         unmatched_lines=len(lines) - len(matched_lines | set(outcome.suggestions)),
         threshold=policy.threshold,
         policy_source=policy.source,
-        stats=dict(outcome.stats),
+        stats={**outcome.stats, **{f"auto_failed:{code}": n for code, n in failed.items()}},
     )
 
 
@@ -559,7 +571,9 @@ async def _reconcile(
         line_amounts={str(k): r.amount for k, r in records.items()},
         bank_account=bank.gl_account_id,
         item_accounts={str(k): i.account_id for k, i in items.items()},
-        writeoff_accounts=settings.writeoff_accounts,
+        writeoff_accounts=await _writeoff_accounts(
+            session, match, settings.writeoff_accounts, bank.currency
+        ),
         asset=bank.currency,
         scale=currency_scale(bank.currency),
     )
@@ -604,6 +618,31 @@ async def _reconcile(
     match.status, match.auto, match.entry_id = "reconciled", auto, entry_id
     match.decided_by, match.decided_at = actor, now
     await _supersede(session, [line.bank_transaction_id for line in lines], keep=match.id)
+
+
+async def _writeoff_accounts(
+    session: AsyncSession, match: ReconcileMatch, configured: dict[str, str], currency: str
+) -> dict[str, uuid.UUID | str]:
+    """The account of each write-off purpose ``match`` uses, in ``currency``: the configured
+    one when it holds that currency (or any), else its sub-account ``<code>-<currency>``."""
+    out: dict[str, uuid.UUID | str] = {}
+    for purpose in {w["purpose"] for w in match.writeoffs}:
+        code = configured[purpose]
+        account = await resolve_account(session, match.tenant_id, match.ledger_id, code)
+        if account.asset not in (None, currency):
+            sub = await LedgerRepository(session).account_by_code(
+                match.tenant_id, match.ledger_id, f"{account.code}-{currency}"
+            )
+            if sub is None or sub.asset not in (None, currency):
+                raise WriteOffCurrency(
+                    f"the {purpose.replace('_', ' ')} write-off account {account.code} holds"
+                    f" {account.asset} only and the match writes off {currency}: set"
+                    f" writeoff_accounts.{purpose} to an account that holds {currency} (or"
+                    f" create {account.code}-{currency})"
+                )
+            account = sub
+        out[purpose] = account.id
+    return out
 
 
 async def _unreconcile(session: AsyncSession, match: ReconcileMatch, actor: str) -> None:
