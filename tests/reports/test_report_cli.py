@@ -71,3 +71,19 @@ def test_report_as_table_json_and_csv(server: Server, ledger_id: str) -> None:
     wrong = invoke(server, "report", "trial-balance", "--ledger", ledger_id, "--as-of", "nope")
     assert wrong.exit_code == 1
     assert "--as-of: not a date" in wrong.stderr
+
+    # every asset in a reporting currency: with no CHF rate kept, one line naming the pair
+    converted = invoke(
+        server,
+        "report",
+        "balance-sheet",
+        "--ledger",
+        ledger_id,
+        "--as-of",
+        "2026-02-28",
+        "--currency",
+        "CHF",
+    )
+    assert converted.exit_code == 1
+    assert converted.stderr.startswith("error: fx.rate_missing:")
+    assert "USD/CHF" in converted.stderr

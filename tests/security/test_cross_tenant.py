@@ -37,8 +37,11 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "POST /v1/ledgers/{ledger_id}/periods": {
         "json": {"name": "FY2000", "start_date": "2000-01-01", "end_date": "2000-12-31"}
     },
-    "POST /v1/ledgers/{ledger_id}/periods/{period_id}:close": {},
-    "POST /v1/ledgers/{ledger_id}/periods/{period_id}:reopen": {},
+    "POST /v1/ledgers/{ledger_id}/periods/{period_id}:close": {
+        "json": {"acknowledge": ["review_queue"]}
+    },
+    "POST /v1/ledgers/{ledger_id}/periods/{period_id}:reopen": {"json": {"reason": "audit"}},
+    "POST /v1/ledgers/{ledger_id}/periods/{period_id}/closing-entries": {},
     "POST /v1/dead-letters/{dead_letter_id}:replay": {},
     "PATCH /v1/webhooks/{endpoint_id}": {
         "json": {"url": "https://93.184.216.35/stolen", "description": "x", "enabled": True}

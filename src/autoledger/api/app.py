@@ -17,6 +17,7 @@ from autoledger.api.middleware import RequestContextMiddleware, SecurityHeadersM
 from autoledger.api.problems import PROBLEM_MEDIA_TYPE, Problem, from_error, problem
 from autoledger.banking import api as banking_api
 from autoledger.categorize import api as categorize_api
+from autoledger.close import api as close_api
 from autoledger.db.migrate import head_revision
 from autoledger.fx import api as fx_api
 from autoledger.kit.errors import AutoledgerError, FieldError
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(reconcile_api.router)
     app.include_router(fx_api.router)
     app.include_router(reports_api.router)
+    app.include_router(close_api.router)
     instrument(app, provider)
     # Abuse limits and browser hygiene (ADR 0007). The last added runs first: CORS, then the
     # security headers, then the request context (ids, size/nesting/encoding caps, deadline),

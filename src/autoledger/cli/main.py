@@ -19,6 +19,7 @@ from rich.table import Table
 from autoledger.cli import (
     audit_commands,
     banking_commands,
+    close_commands,
     demo_commands,
     event_commands,
     interop_commands,
@@ -59,6 +60,7 @@ app.add_typer(demo_commands.demo, name="demo")
 app.add_typer(banking_commands.bank_accounts, name="bank-accounts")
 app.add_typer(reconcile_commands.matches, name="matches")
 app.add_typer(reconcile_commands.reconciliations, name="reconciliations")
+app.add_typer(close_commands.periods, name="periods")
 app.command("reconcile")(reconcile_commands.reconcile)
 app.command("reconcile-report")(reconcile_commands.reconcile_report)
 app.command("import")(banking_commands.import_file)

@@ -71,6 +71,9 @@ def report(
     compare: Annotated[CompareTo | None, typer.Option(help="Add a comparison column.")] = None,
     depth: Annotated[int | None, typer.Option(min=1, help="Chart levels to show.")] = None,
     asset: Annotated[str | None, typer.Option(help="Asset (default: base currency).")] = None,
+    currency: Annotated[
+        str | None, typer.Option(help="Every asset converted into this reporting currency.")
+    ] = None,
     method: Annotated[Method | None, typer.Option(help="Cash flow: direct or indirect.")] = None,
     side: Annotated[Side | None, typer.Option(help="Aging: receivable or payable.")] = None,
     account: Annotated[str | None, typer.Option(help="General ledger: one account.")] = None,
@@ -90,6 +93,7 @@ def report(
         compare=compare.value if compare else None,
         depth=depth,
         asset=asset,
+        currency=currency,
         method=method.value if method else None,
         kind=side.value if side else None,
         account=account,

@@ -27,6 +27,7 @@ from pydantic import BaseModel, TypeAdapter
 from autoledger import __version__
 from autoledger.banking import schemas as banking
 from autoledger.categorize import schemas as bookkeeping
+from autoledger.close import schemas as period_close
 from autoledger.ledger import schemas
 from autoledger.ledger.domain import EntryStatus
 from autoledger.platform.auth.schemas import WhoAmI
@@ -135,6 +136,8 @@ _parse_entry_page = _model(schemas.EntryPage)
 _parse_batch = _model(schemas.BatchResult)
 _parse_period = _model(schemas.PeriodOut)
 _parse_periods = _parser(TypeAdapter(list[schemas.PeriodOut]))
+_parse_checklist = _model(period_close.ChecklistOut)
+_parse_closing = _model(period_close.ClosingEntriesOut)
 _parse_bank_account = _model(banking.BankAccountOut)
 _parse_bank_accounts = _parser(TypeAdapter(list[banking.BankAccountOut]))
 _parse_import = _model(banking.ImportOut)
@@ -522,13 +525,43 @@ class _Endpoints:
         )
 
     @staticmethod
+    def get_period(
+        ledger_id: uuid.UUID | str, period_id: uuid.UUID | str
+    ) -> Call[schemas.PeriodOut]:
+        return Call("GET", f"/v1/ledgers/{ledger_id}/periods/{period_id}", _parse_period)
+
+    @staticmethod
     def set_period(
-        ledger_id: uuid.UUID | str, period_id: uuid.UUID | str, action: str, key: str | None
+        ledger_id: uuid.UUID | str,
+        period_id: uuid.UUID | str,
+        action: str,
+        key: str | None,
+        body: BaseModel | None = None,
     ) -> Call[schemas.PeriodOut]:
         return Call(
             "POST",
             f"/v1/ledgers/{ledger_id}/periods/{period_id}:{action}",
             _parse_period,
+            content=None if body is None else _json(body),
+            idempotency_key=_key(key),
+        )
+
+    @staticmethod
+    def period_checklist(
+        ledger_id: uuid.UUID | str, period_id: uuid.UUID | str
+    ) -> Call[period_close.ChecklistOut]:
+        return Call(
+            "GET", f"/v1/ledgers/{ledger_id}/periods/{period_id}/checklist", _parse_checklist
+        )
+
+    @staticmethod
+    def book_closing_entries(
+        ledger_id: uuid.UUID | str, period_id: uuid.UUID | str, key: str | None
+    ) -> Call[period_close.ClosingEntriesOut]:
+        return Call(
+            "POST",
+            f"/v1/ledgers/{ledger_id}/periods/{period_id}/closing-entries",
+            _parse_closing,
             idempotency_key=_key(key),
         )
 
@@ -985,9 +1018,10 @@ ReportFormat = Literal["csv", "xlsx", "html"]
 @dataclass(frozen=True, slots=True)
 class ReportQuery:
     """What a report covers: ``as_of`` (or ``date_to``) and ``date_from``, a comparison
-    column (``previous_period`` or ``previous_year``), chart ``depth``, ``asset``; for the
-    cash flow its ``method``, for aging its ``kind``, for the general ledger one
-    ``account``. Unset values take the server's defaults."""
+    column (``previous_period`` or ``previous_year``), chart ``depth``, one ``asset`` or
+    every asset converted into a reporting ``currency``; for the cash flow its ``method``,
+    for aging its ``kind``, for the general ledger one ``account``. Unset values take the
+    server's defaults."""
 
     as_of: date | None = None
     date_from: date | None = None
@@ -995,6 +1029,7 @@ class ReportQuery:
     compare: Literal["previous_period", "previous_year"] | None = None
     depth: int | None = None
     asset: str | None = None
+    currency: str | None = None
     method: Literal["direct", "indirect"] | None = None
     kind: Literal["receivable", "payable"] | None = None
     account: str | None = None
@@ -1005,6 +1040,7 @@ class ReportQuery:
             compare=self.compare,
             depth=self.depth,
             asset=self.asset,
+            currency=self.currency,
             method=self.method,
             kind=self.kind,
             account=self.account,
@@ -1315,23 +1351,51 @@ class Client:
     ) -> schemas.PeriodOut:
         return self.send(_Endpoints.create_period(ledger_id, body, idempotency_key))
 
+    def get_period(
+        self, ledger_id: uuid.UUID | str, period_id: uuid.UUID | str
+    ) -> schemas.PeriodOut:
+        return self.send(_Endpoints.get_period(ledger_id, period_id))
+
+    def period_checklist(
+        self, ledger_id: uuid.UUID | str, period_id: uuid.UUID | str
+    ) -> period_close.ChecklistOut:
+        """What closing the period checks, item by item, with the evidence (ADR 0018)."""
+        return self.send(_Endpoints.period_checklist(ledger_id, period_id))
+
     def close_period(
         self,
         ledger_id: uuid.UUID | str,
         period_id: uuid.UUID | str,
+        body: period_close.PeriodClose | None = None,
         *,
         idempotency_key: str | None = None,
     ) -> schemas.PeriodOut:
-        return self.send(_Endpoints.set_period(ledger_id, period_id, "close", idempotency_key))
+        """Close the period; ``body`` acknowledges failing checklist items (with a reason)."""
+        return self.send(
+            _Endpoints.set_period(ledger_id, period_id, "close", idempotency_key, body)
+        )
 
     def reopen_period(
         self,
         ledger_id: uuid.UUID | str,
         period_id: uuid.UUID | str,
+        body: period_close.PeriodReopen | None = None,
         *,
         idempotency_key: str | None = None,
     ) -> schemas.PeriodOut:
-        return self.send(_Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key))
+        return self.send(
+            _Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key, body)
+        )
+
+    def book_closing_entries(
+        self,
+        ledger_id: uuid.UUID | str,
+        period_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> period_close.ClosingEntriesOut:
+        """Move the fiscal year's profit and loss into retained earnings (idempotent)."""
+        return self.send(_Endpoints.book_closing_entries(ledger_id, period_id, idempotency_key))
 
     # banking
     def create_bank_account(
@@ -1940,26 +2004,49 @@ class AsyncClient:
     ) -> schemas.PeriodOut:
         return await self.send(_Endpoints.create_period(ledger_id, body, idempotency_key))
 
+    async def get_period(
+        self, ledger_id: uuid.UUID | str, period_id: uuid.UUID | str
+    ) -> schemas.PeriodOut:
+        return await self.send(_Endpoints.get_period(ledger_id, period_id))
+
+    async def period_checklist(
+        self, ledger_id: uuid.UUID | str, period_id: uuid.UUID | str
+    ) -> period_close.ChecklistOut:
+        return await self.send(_Endpoints.period_checklist(ledger_id, period_id))
+
     async def close_period(
         self,
         ledger_id: uuid.UUID | str,
         period_id: uuid.UUID | str,
+        body: period_close.PeriodClose | None = None,
         *,
         idempotency_key: str | None = None,
     ) -> schemas.PeriodOut:
         return await self.send(
-            _Endpoints.set_period(ledger_id, period_id, "close", idempotency_key)
+            _Endpoints.set_period(ledger_id, period_id, "close", idempotency_key, body)
         )
 
     async def reopen_period(
         self,
         ledger_id: uuid.UUID | str,
         period_id: uuid.UUID | str,
+        body: period_close.PeriodReopen | None = None,
         *,
         idempotency_key: str | None = None,
     ) -> schemas.PeriodOut:
         return await self.send(
-            _Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key)
+            _Endpoints.set_period(ledger_id, period_id, "reopen", idempotency_key, body)
+        )
+
+    async def book_closing_entries(
+        self,
+        ledger_id: uuid.UUID | str,
+        period_id: uuid.UUID | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> period_close.ClosingEntriesOut:
+        return await self.send(
+            _Endpoints.book_closing_entries(ledger_id, period_id, idempotency_key)
         )
 
     # banking

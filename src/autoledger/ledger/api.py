@@ -21,6 +21,10 @@ from autoledger.api.deps import (
 from autoledger.api.idempotency import Slot, idempotent, json_response
 from autoledger.api.problems import from_error, responses
 from autoledger.api.writes import request_id_of, write
+from autoledger.close import service as close_service
+from autoledger.close.checklist import Item
+from autoledger.close.errors import CloseChecklistFailed, NoRetainedEarningsAccount
+from autoledger.close.schemas import PeriodClose, PeriodReopen
 from autoledger.kit.errors import AutoledgerError, FieldError, InvalidRequest
 from autoledger.kit.money import parse_amount
 from autoledger.ledger import schemas, service
@@ -670,33 +674,32 @@ async def create_period(
     return await write(request, principal, session, 201, work)
 
 
-async def _set_period(
-    request: Request,
-    principal: Principal,
-    session: AsyncSession,
-    ledger_id: uuid.UUID,
-    period_id: uuid.UUID,
-    closed: bool,
-) -> Response:
-    async def work() -> BaseModel:
-        await service.get_ledger(session, principal.tenant_id, ledger_id)
-        period = await service.set_period_status(
-            session,
-            principal.tenant_id,
-            period_id,
-            closed=closed,
-            actor=principal.actor,
-            ledger_id=ledger_id,
-        )
-        return schemas.PeriodOut.model_validate(period)
-
-    return await write(request, principal, session, 200, work)
+@router.get(
+    "/ledgers/{ledger_id}/periods/{period_id}",
+    response_model=schemas.PeriodOut,
+    responses=responses(LedgerNotFound, PeriodNotFound),
+)
+async def get_period(
+    ledger_id: uuid.UUID, period_id: uuid.UUID, principal: LedgerReader, session: Session
+) -> schemas.PeriodOut:
+    """A period with its close: who closed it, the checklist items a close acknowledged,
+    who reopened it and why."""
+    for period in await service.list_periods(session, principal.tenant_id, ledger_id):
+        if period.id == period_id:
+            return schemas.PeriodOut.model_validate(period)
+    raise PeriodNotFound(f"no period {period_id} in ledger {ledger_id}")
 
 
 @router.post(
     "/ledgers/{ledger_id}/periods/{period_id}:close",
     response_model=schemas.PeriodOut,
-    responses=responses(LedgerNotFound, PeriodNotFound),
+    responses=responses(
+        LedgerNotFound,
+        PeriodNotFound,
+        CloseChecklistFailed,
+        NoRetainedEarningsAccount,
+        AssetMismatch,
+    ),
 )
 async def close_period(
     ledger_id: uuid.UUID,
@@ -704,9 +707,27 @@ async def close_period(
     principal: PeriodCloser,
     session: Session,
     request: Request,
+    body: Annotated[PeriodClose | None, Body()] = None,
 ) -> Response:
-    """Close a period: entries dated inside it are refused with ``ledger.period_closed``."""
-    return await _set_period(request, principal, session, ledger_id, period_id, True)
+    """Close a period: entries dated inside it are refused with ``ledger.period_closed``.
+    The period's checklist (``…/checklist``) must pass, or its failing items be
+    acknowledged (``ledger.close_checklist_failed`` otherwise); a period that ends a fiscal
+    year gets its closing entry first (ADR 0018)."""
+    body = body or PeriodClose()
+
+    async def work() -> BaseModel:
+        period = await close_service.close_period(
+            session,
+            principal.tenant_id,
+            ledger_id,
+            period_id,
+            actor=principal.actor,
+            acknowledge=[Item(code) for code in body.acknowledge],
+            reason=body.reason,
+        )
+        return schemas.PeriodOut.model_validate(period)
+
+    return await write(request, principal, session, 200, work)
 
 
 @router.post(
@@ -720,5 +741,16 @@ async def reopen_period(
     principal: PeriodCloser,
     session: Session,
     request: Request,
+    body: Annotated[PeriodReopen | None, Body()] = None,
 ) -> Response:
-    return await _set_period(request, principal, session, ledger_id, period_id, False)
+    """Reopen a closed period (admin; audited). Its closing entry stays: a re-close books
+    a corrective one for whatever changed meanwhile."""
+    reason = None if body is None else body.reason
+
+    async def work() -> BaseModel:
+        period = await close_service.reopen_period(
+            session, principal.tenant_id, ledger_id, period_id, actor=principal.actor, reason=reason
+        )
+        return schemas.PeriodOut.model_validate(period)
+
+    return await write(request, principal, session, 200, work)

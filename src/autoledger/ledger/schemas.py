@@ -3,9 +3,9 @@ is refused (422 naming the field), because many clients have already turned it i
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictStr, StringConstraints
+from pydantic import Field, StrictStr, StringConstraints, field_validator
 
 from autoledger.kit.money import ASSET_CODE_PATTERN
 from autoledger.kit.schemas import RequestModel, ResponseModel
@@ -246,6 +246,16 @@ class PeriodCreate(RequestModel):
     end_date: date
 
 
+class PeriodAcknowledgementOut(ResponseModel):
+    """A failing close-checklist item a close went ahead with (ADR 0018)."""
+
+    code: str
+    reason: str | None
+    acknowledged_by: str
+    acknowledged_at: datetime
+    evidence: dict[str, Any]
+
+
 class PeriodOut(ResponseModel):
     id: uuid.UUID
     ledger_id: uuid.UUID
@@ -255,6 +265,17 @@ class PeriodOut(ResponseModel):
     status: Literal["open", "closed"]
     closed_at: datetime | None
     closed_by: str | None
+    acknowledgements: list[PeriodAcknowledgementOut] = Field(
+        default_factory=list, description="Every checklist item a close of this period waived"
+    )
+    reopened_at: datetime | None = None
+    reopened_by: str | None = None
+    reopen_reason: str | None = None
+
+    @field_validator("acknowledgements", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class VerifyOut(ResponseModel):

@@ -166,6 +166,12 @@ class Period(IdMixin, CreatedAtMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     closed_at: Mapped[datetime | None] = mapped_column()
     closed_by: Mapped[str | None] = mapped_column(String(200))
+    # Checklist items a close waived (ADR 0018), across every close of the period: each
+    # ``{code, reason, acknowledged_by, acknowledged_at, evidence}``; never cleared.
+    acknowledgements: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    reopened_at: Mapped[datetime | None] = mapped_column()
+    reopened_by: Mapped[str | None] = mapped_column(String(200))
+    reopen_reason: Mapped[str | None] = mapped_column(String(1000))
 
 
 class AccountDayTotal(Base):

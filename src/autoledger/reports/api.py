@@ -6,11 +6,13 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from autoledger.api.deps import ReportReader, Session
 from autoledger.api.problems import responses
+from autoledger.fx.rates import RateMissing
 from autoledger.kit.money import ASSET_CODE_PATTERN
 from autoledger.kit.schemas import ResponseModel
 from autoledger.ledger.errors import LedgerNotFound, UnknownAsset
@@ -53,6 +55,7 @@ _DOWNLOADS: dict[int | str, dict[str, Any]] = {
     }
 }
 _ERRORS = (LedgerNotFound, UnknownAsset, InvalidPeriod)
+_STATEMENT_ERRORS = (*_ERRORS, RateMissing)
 
 AsOf = Annotated[date | None, Query(description="Balances at this date (alias of `to`)")]
 From = Annotated[
@@ -66,6 +69,16 @@ AssetCode = Annotated[
     Query(
         pattern=ASSET_CODE_PATTERN,
         description="Asset of the report (default: the ledger's base currency)",
+    ),
+]
+Currency = Annotated[
+    str | None,
+    Query(
+        pattern=ASSET_CODE_PATTERN,
+        description=(
+            "Reporting currency: every asset converted at the tenant's rates, the policy and"
+            " rates stated in `translation` (excludes `asset`)"
+        ),
     ),
 ]
 FormatParam = Annotated[Format | None, Query(alias="format", description="Default: JSON")]
@@ -100,15 +113,39 @@ def _respond(body: ResponseModel, kind: str, end: date, fmt: Format) -> Response
     )
 
 
-def _query(
-    as_of: date | None,
-    date_from: date | None,
-    date_to: date | None,
-    compare: Compare | None = None,
-    depth: int | None = None,
-    asset: str | None = None,
+def statement_query(
+    as_of: AsOf = None,
+    date_from: From = None,
+    date_to: To = None,
+    compare: CompareTo = None,
+    depth: Depth = None,
+    asset: AssetCode = None,
+    currency: Currency = None,
 ) -> ReportQuery:
-    return ReportQuery(as_of, date_from, date_to, compare, depth, asset)
+    """The parameters every statement takes: one asset as booked, or every asset in a
+    reporting currency, not both."""
+    if asset is not None and currency is not None:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "currency"),
+                    "msg": "give `asset` (one asset as booked) or `currency` (all converted),"
+                    " not both",
+                    "input": currency,
+                }
+            ]
+        )
+    return ReportQuery(as_of, date_from, date_to, compare, depth, asset, currency)
+
+
+StatementQuery = Annotated[ReportQuery, Depends(statement_query)]
+
+
+def _query(
+    as_of: date | None, date_from: date | None, date_to: date | None, asset: str | None
+) -> ReportQuery:
+    return ReportQuery(as_of, date_from, date_to, asset=asset)
 
 
 async def _statement(
@@ -126,117 +163,76 @@ async def _statement(
 @router.get(
     "/ledgers/{ledger_id}/reports/trial-balance",
     response_model=schemas.StatementReportOut,
-    responses={**_DOWNLOADS, **responses(*_ERRORS)},
+    responses={**_DOWNLOADS, **responses(*_STATEMENT_ERRORS)},
 )
 async def trial_balance(
     ledger_id: uuid.UUID,
     principal: ReportReader,
     session: Session,
     request: Request,
-    as_of: AsOf = None,
-    date_from: From = None,
-    date_to: To = None,
-    compare: CompareTo = None,
-    depth: Depth = None,
-    asset: AssetCode = None,
+    query: StatementQuery,
     format: FormatParam = None,
 ) -> Response:
     """Debit and credit balance of every account at `as_of` (accounts below `depth` fold
     into their ancestor)."""
-    view = await service.trial_balance(
-        session,
-        principal.tenant_id,
-        ledger_id,
-        _query(as_of, date_from, date_to, compare, depth, asset),
-    )
+    view = await service.trial_balance(session, principal.tenant_id, ledger_id, query)
     return await _statement(request, session, principal.tenant_id, view, format)
 
 
 @router.get(
     "/ledgers/{ledger_id}/reports/balance-sheet",
     response_model=schemas.StatementReportOut,
-    responses={**_DOWNLOADS, **responses(*_ERRORS)},
+    responses={**_DOWNLOADS, **responses(*_STATEMENT_ERRORS)},
 )
 async def balance_sheet(
     ledger_id: uuid.UUID,
     principal: ReportReader,
     session: Session,
     request: Request,
-    as_of: AsOf = None,
-    date_from: From = None,
-    date_to: To = None,
-    compare: CompareTo = None,
-    depth: Depth = None,
-    asset: AssetCode = None,
+    query: StatementQuery,
     format: FormatParam = None,
 ) -> Response:
     """Assets, liabilities and equity at `as_of`, with the current year's earnings."""
-    view = await service.balance_sheet(
-        session,
-        principal.tenant_id,
-        ledger_id,
-        _query(as_of, date_from, date_to, compare, depth, asset),
-    )
+    view = await service.balance_sheet(session, principal.tenant_id, ledger_id, query)
     return await _statement(request, session, principal.tenant_id, view, format)
 
 
 @router.get(
     "/ledgers/{ledger_id}/reports/income-statement",
     response_model=schemas.StatementReportOut,
-    responses={**_DOWNLOADS, **responses(*_ERRORS)},
+    responses={**_DOWNLOADS, **responses(*_STATEMENT_ERRORS)},
 )
 async def income_statement(
     ledger_id: uuid.UUID,
     principal: ReportReader,
     session: Session,
     request: Request,
-    as_of: AsOf = None,
-    date_from: From = None,
-    date_to: To = None,
-    compare: CompareTo = None,
-    depth: Depth = None,
-    asset: AssetCode = None,
+    query: StatementQuery,
     format: FormatParam = None,
 ) -> Response:
     """Revenue and expenses within the period, and net income."""
-    view = await service.income_statement(
-        session,
-        principal.tenant_id,
-        ledger_id,
-        _query(as_of, date_from, date_to, compare, depth, asset),
-    )
+    view = await service.income_statement(session, principal.tenant_id, ledger_id, query)
     return await _statement(request, session, principal.tenant_id, view, format)
 
 
 @router.get(
     "/ledgers/{ledger_id}/reports/cash-flow",
     response_model=schemas.StatementReportOut,
-    responses={**_DOWNLOADS, **responses(*_ERRORS)},
+    responses={**_DOWNLOADS, **responses(*_STATEMENT_ERRORS)},
 )
 async def cash_flow(
     ledger_id: uuid.UUID,
     principal: ReportReader,
     session: Session,
     request: Request,
-    as_of: AsOf = None,
-    date_from: From = None,
-    date_to: To = None,
-    compare: CompareTo = None,
-    depth: Depth = None,
-    asset: AssetCode = None,
+    query: StatementQuery,
     method: Method = Method.INDIRECT,
     format: FormatParam = None,
 ) -> Response:
     """Cash flow by activity (cash = the ledger accounts bank accounts are booked on):
     `indirect` from net income and balance-sheet changes, `direct` from the cash entries'
     counterpart accounts."""
-    view = await service.cash_flow(
-        session,
-        principal.tenant_id,
-        ledger_id,
-        _query(as_of, date_from, date_to, compare, depth, asset),
-        method,
-    )
+    view = await service.cash_flow(session, principal.tenant_id, ledger_id, query, method)
     return await _statement(request, session, principal.tenant_id, view, format)
 
 
@@ -263,7 +259,7 @@ async def general_ledger(
         session,
         principal.tenant_id,
         ledger_id,
-        _query(as_of, date_from, date_to, asset=asset),
+        _query(as_of, date_from, date_to, asset),
         account,
     )
     amount = await presenter.formatter(session, principal.tenant_id, view.asset)
@@ -290,7 +286,7 @@ async def aging(
     """Open receivables or payables at `as_of` by counterparty, in buckets of days past due
     (current, 1-30, 31-60, 61-90, 90+)."""
     view = await service.aging_report(
-        session, principal.tenant_id, ledger_id, _query(as_of, None, date_to, asset=asset), kind
+        session, principal.tenant_id, ledger_id, _query(as_of, None, date_to, asset), kind
     )
     amount = await presenter.formatter(session, principal.tenant_id, view.asset)
     body = presenter.aging_out(view, amount)

@@ -34,7 +34,9 @@ class Table:
 def _statement(report: schemas.StatementReportOut) -> Table:
     table = Table(
         report.title,
-        f"{report.ledger_name} · {report.asset} · {report.start}..{report.end}",
+        f"{report.ledger_name} · {report.asset}"
+        f"{' (translated: ' + report.translation.policy + ')' if report.translation else ''}"
+        f" · {report.start}..{report.end}",
         ["section", "code", "account", *[c.label for c in report.columns]],
         len(report.columns),
     )

@@ -10,7 +10,7 @@ from autoledger.ledger import schemas as ledger_schemas
 from autoledger.ledger import service as ledger_service
 from autoledger.reports import schemas
 from autoledger.reports.aging import BUCKETS
-from autoledger.reports.service import GeneralLedger, LedgerAging, LedgerReport
+from autoledger.reports.service import GeneralLedger, LedgerAging, LedgerReport, Translation
 from autoledger.reports.statements import Line
 
 Format = Callable[[int], str]
@@ -73,6 +73,26 @@ def statement_out(view: LedgerReport, amount: Format) -> schemas.StatementReport
         totals=[_line(line, amount) for line in report.totals],
         checks=report.checks,
         other_assets=view.other_assets,
+        translation=None if view.translation is None else _translation(view.translation),
+    )
+
+
+def _translation(translation: Translation) -> schemas.TranslationOut:
+    return schemas.TranslationOut(
+        currency=translation.currency,
+        policy=translation.policy,
+        rates=[
+            schemas.RateUsedOut(
+                base=r.base,
+                quote=r.quote,
+                rate=str(r.rate),
+                date=r.day,
+                method=r.method,  # type: ignore[arg-type]
+                start=r.start,
+                via=r.via,
+            )
+            for r in translation.rates
+        ],
     )
 
 

@@ -104,7 +104,21 @@ class ReportRepository:
     ) -> list[dict[uuid.UUID, int]]:
         """:meth:`nets` for several periods at once: one pass over the month rows and one
         over the day rows, each period a filtered sum (a report's columns share a scan)."""
-        out: list[dict[uuid.UUID, int]] = [defaultdict(int) for _ in periods]
+        found = await self.nets_by_asset(tenant_id, ledger_id, periods, asset)
+        return [by_asset.get(asset, {}) for by_asset in found]
+
+    async def nets_by_asset(
+        self,
+        tenant_id: uuid.UUID,
+        ledger_id: uuid.UUID,
+        periods: Sequence[tuple[date | None, date]],
+        asset: str | None = None,
+    ) -> list[dict[str, dict[uuid.UUID, int]]]:
+        """:meth:`nets_many` per asset (every asset the ledger booked, or only ``asset``):
+        per period, asset → account → net."""
+        out: list[dict[str, dict[uuid.UUID, int]]] = [
+            defaultdict(lambda: defaultdict(int)) for _ in periods
+        ]
         ranges = [_ranges(start, end) for start, end in periods]
         m, d = AccountMonthTotal, AccountDayTotal
         month_sums = [
@@ -124,34 +138,66 @@ class ReportRepository:
             lows = [r.months[0] for r in ranges if r.months is not None]
             highs = [r.months[1] for r in ranges if r.months is not None]
             stmt = (
-                select(m.account_id, *month_sums)
+                select(m.account_id, m.asset, *month_sums)
                 .where(
                     m.tenant_id == tenant_id,
                     m.ledger_id == ledger_id,
-                    m.asset == asset,
                     m.month >= min(lows),
                     m.month <= max(highs),
                 )
-                .group_by(m.account_id)
+                .group_by(m.account_id, m.asset)
             )
+            if asset is not None:
+                stmt = stmt.where(m.asset == asset)
             for row in (await self._core(stmt)).all():
-                for owner, value in zip(month_owner, row[1:], strict=True):
-                    out[owner][row[0]] += int(value or 0)
+                for owner, value in zip(month_owner, row[2:], strict=True):
+                    out[owner][row[1]][row[0]] += int(value or 0)
         if day_terms:
             firsts = [f for r in ranges for f, _ in r.days]
             lasts = [last for r in ranges for _, last in r.days]
-            day_stmt = select(d.account_id, *day_terms).where(
+            day_stmt = select(d.account_id, d.asset, *day_terms).where(
                 d.tenant_id == tenant_id,
                 d.ledger_id == ledger_id,
-                d.asset == asset,
                 d.day <= max(lasts),
             )
+            if asset is not None:
+                day_stmt = day_stmt.where(d.asset == asset)
             if all(f is not None for f in firsts):
                 day_stmt = day_stmt.where(d.day >= min(f for f in firsts if f is not None))
-            for row in (await self._core(day_stmt.group_by(d.account_id))).all():
-                for owner, value in zip(day_owner, row[1:], strict=True):
-                    out[owner][row[0]] += int(value or 0)
-        return [dict(o) for o in out]
+            for row in (await self._core(day_stmt.group_by(d.account_id, d.asset))).all():
+                for owner, value in zip(day_owner, row[2:], strict=True):
+                    out[owner][row[1]][row[0]] += int(value or 0)
+        return [{a: dict(nets) for a, nets in by_asset.items()} for by_asset in out]
+
+    async def closing_nets(
+        self,
+        tenant_id: uuid.UUID,
+        ledger_id: uuid.UUID,
+        periods: Sequence[tuple[date | None, date]],
+    ) -> list[dict[str, dict[uuid.UUID, int]]]:
+        """Per period, asset → account → net of the year-end closing entries (ADR 0018)
+        effective in it. Read through the entries' source index: closing entries are
+        ``system`` entries, of which a ledger has a few per period, not a scan of the year."""
+        e, p = JournalEntry, Posting
+        rows = await self._core(
+            select(e.effective_date, p.asset, p.account_id, p.direction, p.posted_amount)
+            .join(p, p.entry_id == e.id)
+            .where(
+                e.tenant_id == tenant_id,
+                e.source_type == "system",
+                e.ledger_id == ledger_id,
+                e.status == "posted",
+                e.meta["closing_entry"].as_string() == "true",
+            )
+        )
+        out: list[dict[str, dict[uuid.UUID, int]]] = [{} for _ in periods]
+        for day, asset, account, direction, amount in rows.all():
+            signed = (amount or 0) if direction == "debit" else -(amount or 0)
+            for i, (start, end) in enumerate(periods):
+                if (start is None or start <= day) and day <= end:
+                    nets = out[i].setdefault(asset, {})
+                    nets[account] = nets.get(account, 0) + signed
+        return out
 
     async def active_accounts(
         self, tenant_id: uuid.UUID, ledger_id: uuid.UUID, asset: str, start: date, end: date
@@ -205,33 +251,54 @@ class ReportRepository:
         end: date,
     ) -> dict[uuid.UUID, int]:
         """Nets of the non-cash postings of the entries with a cash posting in the period."""
+        found = await self.cash_counterparts_by_asset(tenant_id, ledger_id, cash, start, end, asset)
+        return found.get(asset, {})
+
+    async def cash_counterparts_by_asset(
+        self,
+        tenant_id: uuid.UUID,
+        ledger_id: uuid.UUID,
+        cash: Collection[uuid.UUID],
+        start: date,
+        end: date,
+        asset: str | None = None,
+    ) -> dict[str, dict[uuid.UUID, int]]:
+        """:meth:`cash_counterparts` per asset (every asset, or only ``asset``). An entry
+        balances per asset, so the non-cash legs in an asset in which it moved no cash net
+        to zero."""
         if not cash:
             return {}
         c = aliased(Posting)
         moved_cash = select(c.entry_id).where(
             c.tenant_id == tenant_id,
             c.account_id.in_(cash),
-            c.asset == asset,
             c.effective_date >= start,
             c.effective_date <= end,
             c.posted_amount.is_not(None),
         )
+        if asset is not None:
+            moved_cash = moved_cash.where(c.asset == asset)
         signed = case(
             (Posting.direction == "debit", Posting.posted_amount), else_=-Posting.posted_amount
         )
         stmt = (
-            select(Posting.account_id, func.sum(signed))
+            select(Posting.asset, Posting.account_id, func.sum(signed))
             .where(
                 Posting.tenant_id == tenant_id,
                 Posting.ledger_id == ledger_id,
-                Posting.asset == asset,
                 Posting.posted_amount.is_not(None),
                 Posting.account_id.not_in(cash),
                 Posting.entry_id.in_(moved_cash),
             )
-            .group_by(Posting.account_id)
+            .group_by(Posting.asset, Posting.account_id)
         )
-        return {a: int(n or 0) for a, n in (await self.session.execute(stmt)).all()}
+        if asset is not None:
+            stmt = stmt.where(Posting.asset == asset)
+        out: dict[str, dict[uuid.UUID, int]] = defaultdict(dict)
+        for asset_, account_id, net in (await self.session.execute(stmt)).all():
+            if net:
+                out[asset_][account_id] = int(net)
+        return dict(out)
 
     async def open_items(
         self, tenant_id: uuid.UUID, ledger_id: uuid.UUID, role: str, currency: str, as_of: date

@@ -22,6 +22,8 @@ from datetime import date
 from autoledger.ledger.types import AccountType
 
 Net = Mapping[uuid.UUID, int]
+TRANSLATION_ADJUSTMENT = "Cumulative translation adjustment"
+FX_EFFECT_ON_CASH = "Effect of exchange rate changes on cash"
 ACTIVITIES = ("operating", "investing", "financing")
 ACTIVITY_KEY = "cash_flow_activity"
 
@@ -193,6 +195,12 @@ def _sum(values: Iterable[list[int]], width: int) -> list[int]:
     return total
 
 
+def _translation_difference(chart: Chart, net: Net) -> int:
+    """Σ debit-positive nets of the chart's accounts: zero by double entry in one asset, the
+    conversion's difference in a reporting currency."""
+    return sum(value for account_id, value in net.items() if account_id in chart.accounts)
+
+
 def _typed_section(
     chart: Chart, type_: AccountType, key: str, title: str, nets: Sequence[Net], depth: int | None
 ) -> Section:
@@ -202,10 +210,17 @@ def _typed_section(
 
 
 def trial_balance(
-    chart: Chart, balances: Sequence[Net], columns: Sequence[Column], depth: int | None
+    chart: Chart,
+    balances: Sequence[Net],
+    columns: Sequence[Column],
+    depth: int | None,
+    *,
+    translated: bool = False,
 ) -> Report:
     """Debit and credit balance per account at each column's end. Accounts below ``depth``
-    are folded into their ancestor at that level, so the columns still add up."""
+    are folded into their ancestor at that level, so the columns still add up. A
+    ``translated`` trial balance (nets converted from several assets) gets a
+    :data:`TRANSLATION_ADJUSTMENT` line taking the difference the conversion made."""
     folded: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0] * len(balances))
     for i, net in enumerate(balances):
         for account_id, value in net.items():
@@ -219,6 +234,13 @@ def trial_balance(
             amounts.extend((value, 0) if value >= 0 else (0, -value))
         account = chart.accounts[a]
         lines.append(Line("account", account.name, amounts, a, account.code, 0))
+    if translated:
+        adjustment: list[int] = []
+        for net in balances:  # debits exceed credits by Σ nets: the line takes it the other way
+            value = _translation_difference(chart, net)
+            adjustment.extend((0, value) if value >= 0 else (-value, 0))
+        if any(adjustment):
+            lines.append(Line("item", TRANSLATION_ADJUSTMENT, adjustment))
     total = _sum((line.amounts for line in lines), 2 * len(balances))
     split = [
         Column(f"{c.key}.{side}", f"{c.label} {side}", c.start, c.end)
@@ -241,12 +263,19 @@ def balance_sheet(
     fiscal_year: Sequence[Net],
     columns: Sequence[Column],
     depth: int | None,
+    *,
+    translated: bool = False,
 ) -> Report:
     """Balances at each column's end; ``fiscal_year`` are the movements from the start of
     that end's fiscal year. Revenue and expense accounts are not closed into equity by the
     ledger: the year's movements on them are the current year's earnings, the rest of
     their balances the prior years' (zero once closing entries have moved them to
-    retained earnings)."""
+    retained earnings).
+
+    ``translated``: the nets were converted from several assets, the balance-sheet accounts
+    at one rate and the year's earnings at another, so they no longer sum to zero; equity
+    gets a :data:`TRANSLATION_ADJUSTMENT` line of that sum, which makes the sheet balance
+    (computed here, never booked)."""
     assets = _typed_section(chart, AccountType.ASSET, "assets", "Assets", balances, depth)
     liabilities = _typed_section(
         chart, AccountType.LIABILITY, "liabilities", "Liabilities", balances, depth
@@ -261,6 +290,11 @@ def balance_sheet(
         equity.lines.append(Line("item", "Prior years' earnings (not closed)", prior))
     equity.lines.append(Line("item", "Current-year earnings", current))
     equity.total = [e + t for e, t in zip(equity.total, to_date, strict=True)]
+    if translated:
+        # A - L - E - earnings = Σ debit-positive nets of every account (zero in one asset).
+        adjustment = [_translation_difference(chart, net) for net in balances]
+        equity.lines.append(Line("item", TRANSLATION_ADJUSTMENT, adjustment))
+        equity.total = [e + t for e, t in zip(equity.total, adjustment, strict=True)]
     liabilities_and_equity = [x + y for x, y in zip(liabilities.total, equity.total, strict=True)]
     return Report(
         "balance_sheet",
@@ -318,19 +352,27 @@ def _activity_sections(
 
 
 def _cash_totals(
-    sections: Sequence[Section], opening: Sequence[int], closing: Sequence[int]
+    sections: Sequence[Section],
+    opening: Sequence[int],
+    closing: Sequence[int],
+    translated: bool,
 ) -> tuple[list[Line], dict[str, bool]]:
+    """The totals, and ``reconciles``: the flows (and, translated, the effect of exchange
+    rates: cash at closing rates less the flows at average rates) make the change in cash."""
     width = len(opening)
     net = _sum((s.total for s in sections), width)
     change = [c - o for c, o in zip(closing, opening, strict=True)]
-    return (
-        [
-            Line("total", "Net change in cash", net),
-            Line("item", "Cash at beginning of period", list(opening)),
-            Line("item", "Cash at end of period", list(closing)),
-        ],
-        {"reconciles": net == change},
-    )
+    lines = [Line("total", "Net change in cash", net)]
+    explained = net
+    if translated:
+        effect = [c - n for c, n in zip(change, net, strict=True)]
+        lines.append(Line("item", FX_EFFECT_ON_CASH, effect))
+        explained = [n + e for n, e in zip(net, effect, strict=True)]
+    lines += [
+        Line("item", "Cash at beginning of period", list(opening)),
+        Line("item", "Cash at end of period", list(closing)),
+    ]
+    return lines, {"reconciles": explained == change}
 
 
 def _has_cash_below(chart: Chart, cash: Collection[uuid.UUID]) -> set[uuid.UUID]:
@@ -350,10 +392,16 @@ def cash_flow_indirect(
     opening: Sequence[int],
     columns: Sequence[Column],
     depth: int | None,
+    *,
+    closing: Sequence[int] | None = None,
 ) -> Report:
     """Net income, then every other balance-sheet account's movement with its sign turned
     (an increase of an asset used cash; of a liability or equity brought it in). By double
-    entry the sections add up to the movement of the cash accounts."""
+    entry the sections add up to the movement of the cash accounts.
+
+    ``closing`` (translated reports) is the cash at each column's end at its own rate; the
+    difference from opening + flows is the effect of exchange rates on cash, a line of its
+    own."""
     width = len(movements)
     pl = chart.of_type(AccountType.REVENUE, AccountType.EXPENSE)
     net_income = [-sum(m.get(a, 0) for a in pl) for m in movements]
@@ -370,9 +418,11 @@ def cash_flow_indirect(
     sections = _activity_sections(
         chart, effects, width, {"operating": [Line("item", "Net income", net_income)]}
     )
-    cash_change = [sum(m.get(a, 0) for a in cash) for m in movements]
-    closing = [o + c for o, c in zip(opening, cash_change, strict=True)]
-    totals, checks = _cash_totals(sections, opening, closing)
+    translated = closing is not None
+    if closing is None:
+        cash_change = [sum(m.get(a, 0) for a in cash) for m in movements]
+        closing = [o + c for o, c in zip(opening, cash_change, strict=True)]
+    totals, checks = _cash_totals(sections, opening, closing, translated)
     return Report(
         "cash_flow", "Cash flow statement (indirect)", list(columns), sections, totals, checks
     )
@@ -386,11 +436,14 @@ def cash_flow_direct(
     opening: Sequence[int],
     columns: Sequence[Column],
     depth: int | None,
+    *,
+    closing: Sequence[int] | None = None,
 ) -> Report:
     """Cash received and paid, by counterpart account: ``counterparts`` are the nets of the
     non-cash postings of the entries that moved cash. An entry balances, so its non-cash
     legs carry exactly its cash movement, turned (a credit to revenue is cash in);
-    transfers between cash accounts have no such legs and net to zero."""
+    transfers between cash accounts have no such legs and net to zero. ``closing`` as for
+    :func:`cash_flow_indirect`."""
     width = len(counterparts)
     keep = _has_cash_below(chart, cash)
     effects: dict[tuple[str, uuid.UUID], list[int]] = defaultdict(lambda: [0] * width)
@@ -400,8 +453,10 @@ def cash_flow_direct(
                 continue
             effects[(chart.activity(a), chart.collapse(a, depth, keep))][i] -= value
     sections = _activity_sections(chart, effects, width, {})
-    closing = [o + c for o, c in zip(opening, cash_movements, strict=True)]
-    totals, checks = _cash_totals(sections, opening, closing)
+    translated = closing is not None
+    if closing is None:
+        closing = [o + c for o, c in zip(opening, cash_movements, strict=True)]
+    totals, checks = _cash_totals(sections, opening, closing, translated)
     return Report(
         "cash_flow", "Cash flow statement (direct)", list(columns), sections, totals, checks
     )
