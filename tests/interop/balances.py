@@ -1,10 +1,10 @@
 """Per-account balances from each side of a cross-check, in one shape:
 ``{(journal account, commodity): Decimal}``, debit-positive as plaintext journals count.
 
-The autoledger side reads the ledger's own balance query (``as_of``). When the balance
-sheet and income statement land in ``autoledger.reports``, :func:`ledger_balances` and
-:func:`ledger_period_totals` are the two functions to point at them; the comparisons in the
-tests stay as they are.
+The autoledger side reads the ledger's own balance query (``as_of``: every account), and
+the financial statements of ``autoledger.reports`` (:func:`statement_balances`: the balance
+sheet, asset by asset; :func:`statement_period_totals`: the income statement), each account's
+own amount taken back out of the statement's roll-ups.
 """
 
 import csv
@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import beanquery
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,9 @@ from autoledger.interop.exporter import journal_names
 from autoledger.interop.importer import all_accounts
 from autoledger.kit.money import resolve_asset
 from autoledger.ledger import service
+from autoledger.ledger.types import AccountType
+from autoledger.reports import service as reports
+from autoledger.reports.repository import ReportRepository
 
 Balances = dict[tuple[str, str], Decimal]
 
@@ -66,6 +70,57 @@ async def ledger_period_totals(
     for key, value in opening.items():
         out[key] -= value
     return nonzero({k: v for k, v in out.items() if k[0].startswith(prefixes)})
+
+
+async def statement_balances(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, as_of: date
+) -> Balances:
+    """Assets, liabilities and equity per account and asset, from the balance sheet."""
+    query = {"as_of": as_of}
+    return await _statements(session, tenant_id, ledger_id, reports.balance_sheet, query)
+
+
+async def statement_period_totals(
+    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, start: date, end: date
+) -> Balances:
+    """Revenue and expenses per account and asset over ``start..end``, from the income
+    statement."""
+    query = {"date_from": start, "date_to": end}
+    return await _statements(session, tenant_id, ledger_id, reports.income_statement, query)
+
+
+async def _statements(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    ledger_id: uuid.UUID,
+    build: Any,
+    query: dict[str, date],
+) -> Balances:
+    accounts = await all_accounts(session, tenant_id, ledger_id)
+    names = journal_names(accounts)
+    kinds = {a.id: AccountType(a.type) for a in accounts}
+    children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for a in accounts:
+        if a.parent_id is not None and kinds[a.parent_id] is kinds[a.id]:
+            children[a.parent_id].append(a.id)
+    custom = await service.asset_scales(session, tenant_id)
+    out: Balances = {}
+    for code in await ReportRepository(session).assets(tenant_id, ledger_id):
+        view = await build(session, tenant_id, ledger_id, reports.ReportQuery(**query, asset=code))
+        rolled = {
+            line.account_id: line.amounts[0]
+            for section in view.report.sections
+            for line in section.lines
+            if line.kind == "account" and line.account_id is not None
+        }
+        asset = resolve_asset(code, custom)
+        assert asset is not None
+        for account_id, amount in rolled.items():
+            own = amount - sum(rolled.get(child, 0) for child in children[account_id])
+            normal = 1 if kinds[account_id] in (AccountType.ASSET, AccountType.EXPENSE) else -1
+            if own:
+                out[(names[account_id], code)] = Decimal(own * normal).scaleb(-asset.scale)
+    return out
 
 
 def beanquery_balances(path: Path, as_of: date) -> Balances:

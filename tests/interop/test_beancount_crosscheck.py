@@ -18,6 +18,8 @@ from tests.interop.balances import (
     beanquery_period_totals,
     ledger_balances,
     ledger_period_totals,
+    statement_balances,
+    statement_period_totals,
 )
 
 YEARS = (2022, 2023, 2024)
@@ -64,3 +66,21 @@ async def test_income_and_expenses_equal_beanquery_per_year(
         theirs = beanquery_period_totals(bean_example, start, end)
         assert theirs, year
         assert ours == theirs, year
+
+
+async def test_the_balance_sheet_and_income_statement_equal_beanquery(
+    session: AsyncSession, bean_example: Path
+) -> None:
+    """The financial statements themselves, asset by asset, account by account."""
+    tenant_id, ledger_id = await _import_example(session, bean_example)
+    balance_sheet = ("Assets:", "Liabilities:", "Equity:")
+    for as_of in (date(2023, 12, 31), date(2024, 12, 31)):
+        ours = await statement_balances(session, tenant_id, ledger_id, as_of)
+        theirs = beanquery_balances(bean_example, as_of)
+        wanted = {k: v for k, v in theirs.items() if k[0].startswith(balance_sheet)}
+        assert len(wanted) > 8  # cash, brokerage positions, cards, opening equity
+        assert _without_conversions(ours) == wanted, as_of
+    for year in YEARS:
+        start, end = date(year, 1, 1), date(year, 12, 31)
+        ours = await statement_period_totals(session, tenant_id, ledger_id, start, end)
+        assert ours == beanquery_period_totals(bean_example, start, end), year
