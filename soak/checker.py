@@ -21,7 +21,7 @@ from autoledger.platform.audit import service as audit
 from autoledger.platform.events.consumers import registered_consumers
 from autoledger.platform.events.nats_bus import stream_name
 from autoledger.platform.webhooks.service import matches
-from soak.load import Write
+from soak.load import Upload, Write
 
 MAX_EXAMPLES = 5
 
@@ -110,6 +110,72 @@ class DeliveryRow:
     status: str  # pending | succeeded | failed
 
 
+@dataclass(frozen=True)
+class BankAccountRow:
+    id: str
+    gl_account_id: str
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    id: str
+    bank_account_id: str
+    status: str  # queued | processing | completed | failed
+    error_code: str | None
+    lines_new: int
+
+
+@dataclass(frozen=True)
+class BankLineRow:
+    id: str
+    bank_account_id: str
+    import_id: str
+    bank_reference: str | None
+    amount: int  # minor units, money in positive
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    bank_transaction_id: str
+    entry_id: str | None  # the entry that books the line now
+
+
+@dataclass(frozen=True)
+class MatchRow:
+    id: str
+    status: str  # suggested | reconciled | rejected | unreconciled | ...
+    entry_id: str | None  # its settlement entry
+    writeoffs: int  # the sum of its write-offs
+
+
+@dataclass(frozen=True)
+class MatchPartRow:
+    """A line (``reconcile_match_lines``) or an item allocation (``reconcile_match_items``)."""
+
+    match_id: str
+    target_id: str  # the bank line or the open item
+    amount: int
+
+
+@dataclass(frozen=True)
+class OpenItemRow:
+    id: str
+    entry_id: str
+    kind: str  # invoice | bill | book | ...
+    status: str
+    amount: int
+    open_amount: int
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    open_item_id: str
+    amount: int
+    source: str  # ledger | reconciliation
+    match_id: str | None
+    reversed: bool
+
+
 @dataclass
 class Snapshot:
     """Everything the invariants read, as plain rows."""
@@ -130,6 +196,16 @@ class Snapshot:
     chains: list[tuple[str, bool, int, str]] = field(default_factory=list)  # journal logs
     audit_chains: list[tuple[str, bool, int, str]] = field(default_factory=list)
     broker_pending: dict[str, int] | None = None  # consumer -> undelivered + unacked
+    bank_accounts: list[BankAccountRow] = field(default_factory=list)
+    imports: list[ImportRow] = field(default_factory=list)
+    bank_lines: list[BankLineRow] = field(default_factory=list)
+    proposals: list[ProposalRow] = field(default_factory=list)
+    matches: list[MatchRow] = field(default_factory=list)
+    match_lines: list[MatchPartRow] = field(default_factory=list)
+    match_items: list[MatchPartRow] = field(default_factory=list)
+    reconciled_lines: list[tuple[str, str]] = field(default_factory=list)  # (line, match)
+    open_items: list[OpenItemRow] = field(default_factory=list)
+    settlements: list[SettlementRow] = field(default_factory=list)
 
 
 # -- the invariants -------------------------------------------------------------------------
@@ -245,7 +321,7 @@ def acknowledged_exactly_once(snap: Snapshot, writes: Iterable[Write]) -> Invari
 
     for w in writes:
         counts[f"{w.kind}_{w.outcome}"] += 1
-        if w.kind in ("entry", "pending"):
+        if w.kind in ("entry", "pending", "invoice"):
             expect(w.key, w.entry_ids[0] if w.entry_ids else None, w.outcome)
         elif w.kind == "reverse":
             expect(w.key, w.entry_ids[0] if w.entry_ids else None, w.outcome)
@@ -343,6 +419,7 @@ def events_delivered_once(snap: Snapshot) -> Invariant:
     it (inbox row, unique per consumer and event: once) or dead-lettered it."""
     problems, counts = [], Counter[str]()
     for ev in snap.events:
+        counts[f"events_{ev.type.split('.')[0]}"] += 1
         if not ev.published:
             problems.append(f"event {ev.id} ({ev.type}) never published")
             counts["unpublished"] += 1
@@ -414,8 +491,286 @@ def drained(snap: Snapshot) -> Invariant:
     return _invariant("outbox_and_queues_drained", counts, problems)
 
 
-def check(snap: Snapshot, writes: Iterable[Write]) -> list[Invariant]:
-    writes = list(writes)
+# -- the bank flows: statements, bookkeeping, reconciliation ---------------------------------
+
+#: why an import may end ``failed`` with nothing imported (documented in docs/soak.md)
+IMPORT_FAILURES = frozenset({"banking.import_crashed"})
+
+
+def statement_lines_exactly_once(snap: Snapshot, uploads: Iterable[Upload]) -> Invariant:
+    """Every line of a file whose import completed exists exactly once on its bank account
+    (by its bank reference), whatever re-uploads, overlapping files and faults; a line only
+    in uploads without an answer, refused, or whose import failed exists at most once; no
+    line exists that no file held; and an acknowledged upload's import exists."""
+    imports = {i.id: i for i in snap.imports}
+    found: Counter[tuple[str, str]] = Counter(
+        (line.bank_account_id, line.bank_reference or "") for line in snap.bank_lines
+    )
+    sent: set[tuple[str, str]] = set()
+    required: set[tuple[str, str]] = set()
+    problems: list[str] = []
+    counts: Counter[str] = Counter()
+    for upload in uploads:
+        counts[f"uploads_{upload.how}_{upload.outcome}"] += 1
+        keys = {(upload.bank_account_id, r) for r in upload.references}
+        sent |= keys
+        if upload.outcome != "acked":
+            continue
+        record = imports.get(upload.import_id or "")
+        if record is None:
+            problems.append(f"upload {upload.key}: acknowledged import {upload.import_id} missing")
+        elif record.status == "completed":
+            required |= keys
+    for key in sorted(sent):
+        if found[key] > 1:
+            problems.append(f"line {key[1]}: stored {found[key]} times")
+        elif found[key] == 0 and key in required:
+            problems.append(f"line {key[1]}: in a completed import but missing")
+    phantoms = sorted(k for k in found if k not in sent)
+    problems += [f"line {k[1]!r}: exists but no file held it" for k in phantoms[:MAX_EXAMPLES]]
+    counts.update(
+        lines_generated=len(sent),
+        lines_required=len(required),
+        lines_stored=sum(found.values()),
+        phantoms=len(phantoms),
+    )
+    return _invariant("statement_lines_exactly_once", counts, problems)
+
+
+def imports_whole(snap: Snapshot, uploads: Iterable[Upload]) -> Invariant:
+    """Every import finished: ``completed`` with exactly its new lines stored, or ``failed``
+    for a documented reason with none; none is left queued or processing; and no upload
+    (one key, however often retried) made more than one import."""
+    lines: Counter[str] = Counter(line.import_id for line in snap.bank_lines)
+    problems: list[str] = []
+    counts: Counter[str] = Counter()
+    for record in snap.imports:
+        counts[record.status] += 1
+        stored = lines[record.id]
+        if record.status == "completed":
+            if stored != record.lines_new:
+                problems.append(
+                    f"import {record.id}: {record.lines_new} new lines, {stored} stored"
+                )
+        elif record.status == "failed":
+            counts[f"failed:{record.error_code}"] += 1
+            if record.error_code not in IMPORT_FAILURES:
+                problems.append(f"import {record.id}: failed with {record.error_code}")
+            if stored:
+                problems.append(f"import {record.id}: failed but {stored} of its lines exist")
+        else:
+            problems.append(f"import {record.id}: still {record.status}")
+    known = {i.id for i in snap.imports}
+    problems += [
+        f"line {line.id}: its import is missing"
+        for line in snap.bank_lines
+        if line.import_id not in known
+    ][:MAX_EXAMPLES]
+    per_account: Counter[str] = Counter(i.bank_account_id for i in snap.imports)
+    uploaded: Counter[str] = Counter(u.bank_account_id for u in uploads)
+    for account, n in per_account.items():
+        if n > uploaded[account]:
+            problems.append(f"bank account {account}: {n} imports from {uploaded[account]} uploads")
+    counts["imports"] = len(snap.imports)
+    return _invariant("imports_complete_or_failed_whole", counts, problems)
+
+
+def one_proposal_per_line(snap: Snapshot) -> Invariant:
+    """The bookkeeping loop made exactly one proposal for every imported line (and none
+    for a line that does not exist)."""
+    proposals: Counter[str] = Counter(p.bank_transaction_id for p in snap.proposals)
+    lines = {line.id for line in snap.bank_lines}
+    problems = [
+        f"line {line}: {proposals[line]} proposals"
+        for line in sorted(lines)
+        if proposals[line] != 1
+    ]
+    problems += [f"proposal for missing line {p}" for p in sorted(set(proposals) - lines)]
+    counts = {
+        "lines": len(lines),
+        "proposals": len(snap.proposals),
+        "booking": sum(p.entry_id is not None for p in snap.proposals),
+    }
+    return _invariant("one_proposal_per_line", counts, problems)
+
+
+def _bookings(snap: Snapshot) -> dict[str, set[tuple[str, str]]]:
+    """Line -> the entries that book it now, each with how (as ``reconcile.periods._lines``
+    finds them): the bookkeeping loop's entry, a reconciled match's settlement, a book item
+    a reconciled match paired it with."""
+    out: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for proposal in snap.proposals:
+        if proposal.entry_id is not None:
+            out[proposal.bank_transaction_id].add((proposal.entry_id, "bookkeeping"))
+    reconciled = {m.id: m for m in snap.matches if m.status == "reconciled"}
+    items = {i.id: i for i in snap.open_items}
+    paired: dict[str, set[str]] = defaultdict(set)
+    for part in snap.match_items:
+        item = items.get(part.target_id)
+        if part.match_id in reconciled and item is not None and item.kind == "book":
+            paired[part.match_id].add(item.entry_id)
+    for part in snap.match_lines:
+        match = reconciled.get(part.match_id)
+        if match is None:
+            continue
+        if match.entry_id is not None:
+            out[part.target_id].add((match.entry_id, "settlement"))
+        out[part.target_id] |= {(e, "book_item") for e in paired[part.match_id]}
+    return out
+
+
+def bank_money_booked_once(snap: Snapshot) -> Invariant:
+    """The bank's money is in the ledger once. Lines that share a booking entry (a
+    settlement of several lines) are taken together: the entries that book them now sum,
+    on the bank account's GL account, to the lines' amounts; a line is booked by live
+    (posted, unreversed) entries only, or not booked at all. And no posted entry moves the
+    bank's GL account without booking a line (other than a reversal and what it reversed)."""
+    gl = {b.id: b.gl_account_id for b in snap.bank_accounts}
+    gls = set(gl.values())
+    entries = {e.id: e for e in snap.entries}
+    reversed_ids = {e.reverses_id for e in snap.entries if e.reverses_id is not None}
+    on_gl: dict[tuple[str, str], int] = defaultdict(int)
+    for p in snap.postings:
+        if p.account_id in gls:
+            amount = p.posted_amount if p.posted_amount is not None else p.amount
+            on_gl[(p.entry_id, p.account_id)] += amount if p.direction == "debit" else -amount
+    bookings = _bookings(snap)
+    lines = {line.id: line for line in snap.bank_lines}
+    problems: list[str] = []
+    counts: Counter[str] = Counter()
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    by_entry: dict[str, set[str]] = defaultdict(set)
+    for line_id, booked in bookings.items():
+        for entry_id, how in booked:
+            counts[f"booked_by_{how}"] += 1
+            by_entry[entry_id].add(line_id)
+            parent[root(line_id)] = root(next(iter(by_entry[entry_id])))
+            entry = entries.get(entry_id)
+            if entry is None or entry.status != "posted" or entry_id in reversed_ids:
+                state = (
+                    "missing"
+                    if entry is None
+                    else ("reversed" if entry_id in reversed_ids else entry.status)
+                )
+                problems.append(f"line {line_id}: booked by {how} entry {entry_id}, {state}")
+    groups: dict[str, set[str]] = defaultdict(set)
+    for line_id in bookings:
+        groups[root(line_id)].add(line_id)
+    for group in groups.values():
+        members = [lines[i] for i in group if i in lines]
+        if len(members) != len(group):
+            problems.append(f"bookings for missing lines {sorted(set(group) - set(lines))}")
+            continue
+        booking = {e for i in group for e, _ in bookings[i]}
+        account_of = {gl.get(line.bank_account_id, "") for line in members}
+        expected = sum(line.amount for line in members)
+        actual = sum(on_gl[(e, a)] for e in booking for a in account_of)
+        if actual != expected:
+            problems.append(
+                f"lines {sorted(group)}: {expected} on the bank, {actual} in the ledger "
+                f"(entries {sorted(booking)})"
+            )
+    counts["lines"] = len(lines)
+    counts["lines_booked"] = sum(len(g) for g in groups.values())
+    counts["lines_unbooked"] = len(lines) - counts["lines_booked"]
+    stray = [
+        entry_id
+        for (entry_id, _), amount in on_gl.items()
+        if amount
+        and entry_id not in by_entry
+        and entry_id not in reversed_ids
+        and entries.get(entry_id) is not None
+        and entries[entry_id].status == "posted"
+        and entries[entry_id].reverses_id is None
+    ]
+    problems += [f"entry {e}: moves the bank's GL account but books no line" for e in stray]
+    counts["stray_entries"] = len(stray)
+    return _invariant("bank_money_in_ledger_once", counts, problems)
+
+
+def reconciliation_consistent(snap: Snapshot) -> Invariant:
+    """No line is reconciled twice, and ``reconciled_lines`` is exactly the lines of the
+    reconciled matches; a reconciled match's allocations equal its lines minus its
+    write-offs, and each is an active settlement of its item (a match not reconciled has
+    none); every open item's ``open_amount`` is its amount minus its active settlements
+    (zero once cancelled)."""
+    status = {m.id: m.status for m in snap.matches}
+    reconciled = {m.id: m for m in snap.matches if m.status == "reconciled"}
+    problems: list[str] = []
+    lines_of: dict[str, int] = defaultdict(int)
+    in_reconciled: Counter[str] = Counter()
+    for part in snap.match_lines:
+        if part.match_id in reconciled:
+            in_reconciled[part.target_id] += 1
+            lines_of[part.match_id] += part.amount
+    problems += [
+        f"line {line}: in {n} reconciled matches" for line, n in in_reconciled.items() if n > 1
+    ]
+    marked = Counter(line for line, _ in snap.reconciled_lines)
+    problems += [f"line {line}: {n} reconciled_lines rows" for line, n in marked.items() if n > 1]
+    for line, match_id in snap.reconciled_lines:
+        if status.get(match_id) != "reconciled":
+            problems.append(f"line {line}: reconciled by match {match_id}, {status.get(match_id)}")
+    problems += [
+        f"line {line}: in a reconciled match, not marked reconciled"
+        for line in sorted(set(in_reconciled) - set(marked))
+    ]
+    allocated: dict[str, int] = defaultdict(int)
+    for part in snap.match_items:
+        if part.match_id in reconciled:
+            allocated[part.match_id] += part.amount
+    for match in reconciled.values():
+        if lines_of[match.id] != allocated[match.id] + match.writeoffs:
+            problems.append(
+                f"match {match.id}: lines {lines_of[match.id]} != allocations "
+                f"{allocated[match.id]} + write-offs {match.writeoffs}"
+            )
+    active: dict[str, int] = defaultdict(int)
+    by_match: dict[tuple[str, str], int] = defaultdict(int)
+    for settlement in snap.settlements:
+        if settlement.reversed:
+            continue
+        active[settlement.open_item_id] += settlement.amount
+        if settlement.match_id is not None:
+            by_match[(settlement.match_id, settlement.open_item_id)] += settlement.amount
+            if settlement.match_id not in reconciled:
+                problems.append(
+                    f"item {settlement.open_item_id}: active settlement of match "
+                    f"{settlement.match_id}, {status.get(settlement.match_id)}"
+                )
+    for part in snap.match_items:
+        if part.match_id in reconciled and by_match[(part.match_id, part.target_id)] != part.amount:
+            problems.append(
+                f"match {part.match_id} allocates {part.amount} to item {part.target_id}, "
+                f"settled {by_match[(part.match_id, part.target_id)]}"
+            )
+    for item in snap.open_items:
+        expected = 0 if item.status == "cancelled" else item.amount - active[item.id]
+        if item.open_amount != expected:
+            problems.append(
+                f"item {item.id} ({item.status}): open {item.open_amount}, amount {item.amount} "
+                f"minus active settlements {active[item.id]}"
+            )
+    counts = {
+        "matches": len(snap.matches),
+        "matches_reconciled": len(reconciled),
+        "lines_reconciled": len(marked),
+        "open_items": len(snap.open_items),
+        "settlements": len(snap.settlements),
+    }
+    return _invariant("reconciliation_consistent", counts, problems)
+
+
+def check(
+    snap: Snapshot, writes: Iterable[Write], uploads: Iterable[Upload] = ()
+) -> list[Invariant]:
+    writes, uploads = list(writes), list(uploads)
     return [
         assets_sum_to_zero(snap),
         acknowledged_exactly_once(snap, writes),
@@ -426,6 +781,11 @@ def check(snap: Snapshot, writes: Iterable[Write]) -> list[Invariant]:
         events_delivered_once(snap),
         webhooks_accounted(snap),
         drained(snap),
+        statement_lines_exactly_once(snap, uploads),
+        imports_whole(snap, uploads),
+        one_proposal_per_line(snap),
+        bank_money_booked_once(snap),
+        reconciliation_consistent(snap),
     ]
 
 
@@ -510,9 +870,78 @@ async def collect(
                 "SELECT endpoint_id, event_id, status FROM webhook_deliveries"
             )
         ]
+        await _collect_bank(conn, snap)
         return snap
     finally:
         await conn.close()
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _writeoffs(value: Any) -> int:
+    rows = json.loads(value) if isinstance(value, str) else value
+    return sum(int(w["amount"]) for w in rows or ())
+
+
+async def _collect_bank(conn: asyncpg.Connection, snap: Snapshot) -> None:
+    """The bank flows' tables: accounts, imports, lines, proposals, matches, open items."""
+    snap.bank_accounts = [
+        BankAccountRow(str(r[0]), str(r[1]))
+        for r in await conn.fetch("SELECT id, gl_account_id FROM bank_accounts")
+    ]
+    snap.imports = [
+        ImportRow(str(r[0]), str(r[1]), r[2], r[3], r[4])
+        for r in await conn.fetch(
+            "SELECT id, bank_account_id, status, error_code, lines_new FROM bank_imports"
+        )
+    ]
+    snap.bank_lines = [
+        BankLineRow(str(r[0]), str(r[1]), str(r[2]), r[3], r[4])
+        for r in await conn.fetch(
+            "SELECT id, bank_account_id, import_id, bank_reference, amount FROM bank_transactions"
+        )
+    ]
+    snap.proposals = [
+        ProposalRow(str(r[0]), _id(r[1]))
+        for r in await conn.fetch(
+            "SELECT bank_transaction_id, entry_id FROM categorization_proposals"
+        )
+    ]
+    snap.matches = [
+        MatchRow(str(r[0]), r[1], _id(r[2]), _writeoffs(r[3]))
+        for r in await conn.fetch("SELECT id, status, entry_id, writeoffs FROM reconcile_matches")
+    ]
+    snap.match_lines = [
+        MatchPartRow(str(r[0]), str(r[1]), r[2])
+        for r in await conn.fetch(
+            "SELECT match_id, bank_transaction_id, amount FROM reconcile_match_lines"
+        )
+    ]
+    snap.match_items = [
+        MatchPartRow(str(r[0]), str(r[1]), r[2])
+        for r in await conn.fetch(
+            "SELECT match_id, open_item_id, amount FROM reconcile_match_items"
+        )
+    ]
+    snap.reconciled_lines = [
+        (str(r[0]), str(r[1]))
+        for r in await conn.fetch("SELECT bank_transaction_id, match_id FROM reconciled_lines")
+    ]
+    snap.open_items = [
+        OpenItemRow(str(r[0]), str(r[1]), r[2], r[3], r[4], r[5])
+        for r in await conn.fetch(
+            "SELECT id, entry_id, kind, status, amount, open_amount FROM open_items"
+        )
+    ]
+    snap.settlements = [
+        SettlementRow(str(r[0]), r[1], r[2], _id(r[3]), r[4] is not None)
+        for r in await conn.fetch(
+            "SELECT open_item_id, amount, source, match_id, reversed_by_entry_id "
+            "FROM open_item_settlements"
+        )
+    ]
 
 
 async def verify_chains(system_url: str, snap: Snapshot) -> None:

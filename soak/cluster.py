@@ -239,6 +239,9 @@ class Cluster:
             "AUTOLEDGER_CONSUMER_MAX_ATTEMPTS": "20",
             "AUTOLEDGER_API_KEY_CACHE_SECONDS": "30",
             "AUTOLEDGER_REQUEST_TIMEOUT_SECONDS": "20",
+            # every statement import goes to the import worker (a queued import, 202), the
+            # path that crashes and leases are about, rather than into the request
+            "AUTOLEDGER_IMPORT_INLINE_MAX_BYTES": "0",
             "PYTHONUNBUFFERED": "1",
         }
         if self.bus == "nats":

@@ -11,6 +11,13 @@ three outcomes the checker later holds the database to:
 
 Entries carry their key in ``metadata.soak_key`` (batch items and reversals also as their
 client ``id``), so the checker can find them by key.
+
+The bank flows run beside them: invoices (entries on the open-item receivable 1200 with a
+``reference``), statement files the harness writes (each line an invoice's payment naming its
+reference, or ordinary spend) uploaded to the tenant's bank account, often again or
+overlapping an earlier file, plus explicit reconciliation runs and accepted suggestions.
+Every generated line has a unique bank reference, so the checker can hold the database to
+"each line exactly once" whatever was uploaded how often.
 """
 
 import asyncio
@@ -19,15 +26,41 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 
 Outcome = Literal["acked", "rejected", "unknown"]
-Kind = Literal["entry", "pending", "batch", "post", "void", "reverse"]
+Kind = Literal["entry", "pending", "batch", "post", "void", "reverse", "invoice"]
 ASSETS = ("USD", "EUR")
 WALLETS = 8
 RETRYABLE_CONFLICT = "idempotency.in_flight"
+BANK_GL = "1110"
+RECEIVABLE = "1200"
+#: the bank flows' chart: the small-business codes the cold-start prior and the matcher's
+#: default write-offs book to (the prior maps categories to a chart with these markers)
+BANK_CHART = (
+    (BANK_GL, "Operating bank account", "asset"),
+    (RECEIVABLE, "Accounts receivable", "asset"),
+    ("1150", "Payment processor clearing", "asset"),
+    ("4100", "Product sales", "revenue"),
+    ("4500", "Refunds and discounts", "revenue"),
+    ("6100", "Rent", "expense"),
+    ("6120", "Software subscriptions", "expense"),
+    ("6410", "Meals", "expense"),
+    ("6800", "Bank fees", "expense"),
+    ("7200", "Rounding and FX differences", "expense"),
+)
+CUSTOMERS = ("Acme Corp", "Globex Ltd", "Initech LLC", "Umbrella GmbH", "Stark Industries")
+SPEND = (
+    ("Office rent November", "Landlord Properties"),
+    ("Lunch meeting", "Corner Bistro"),
+    ("Software subscription", "Cloudsoft Inc"),
+    ("Monthly bank service fee", "Bank"),
+    ("Team meals", "Pizza Place"),
+)
+CSV_HEADER = "Date,Description,Payee,Amount,Reference\n"
 
 
 @dataclass
@@ -44,6 +77,47 @@ class Write:
     target_id: str | None = None  # post / void / reverse: the entry acted on
     item_keys: list[str] = field(default_factory=list)  # batch: each item's key
     attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    """One statement line the harness generated (its bank reference is unique)."""
+
+    reference: str
+    day: str
+    description: str
+    payee: str
+    amount: str  # signed decimal, money in positive
+
+    def csv(self) -> str:
+        return f"{self.day},{self.description},{self.payee},{self.amount},{self.reference}\n"
+
+
+@dataclass
+class Upload:
+    """One statement-file upload (one idempotency key, retried) and its answer."""
+
+    key: str
+    tenant: str
+    bank_account_id: str
+    references: list[str]  # the file's lines
+    how: Literal["new", "overlap", "again"]  # fresh lines / some earlier ones too / a re-upload
+    outcome: Outcome = "unknown"
+    status: int | None = None
+    import_id: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class Decision:
+    """An explicit reconciliation run or an accepted suggestion."""
+
+    key: str
+    kind: Literal["reconcile", "accept"]
+    outcome: Outcome = "unknown"
+    status: int | None = None
+    attempts: int = 0
+    statuses: list[str] = field(default_factory=list)  # every attempt's answer
 
 
 @dataclass
@@ -74,6 +148,10 @@ class Book:
     accounts: dict[str, str] = field(default_factory=dict)  # code -> id
     posted: list[str] = field(default_factory=list)  # acked posted entries, may be reversed
     pending: list[str] = field(default_factory=list)  # acked pending entries not yet resolved
+    bank_account_id: str = ""
+    invoices: list[tuple[str, str, str]] = field(default_factory=list)  # unpaid (ref, amt, who)
+    files: list[tuple[bytes, list[str]]] = field(default_factory=list)  # uploaded so far
+    lines: int = 0  # lines generated so far
 
 
 class Api:
@@ -95,7 +173,8 @@ class Api:
         path: str,
         body: dict[str, Any] | None = None,
         key: str | None = None,
-        write: Write | None = None,
+        write: Write | Upload | Decision | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response | None:
         """The definitive response, or None when the deadline passed without one."""
         headers = {"Authorization": f"Bearer {book.api_key}"}
@@ -111,18 +190,25 @@ class Api:
                 write.attempts = attempt
             sent = time.monotonic()
             try:
-                response = await self.http.request(method, url + path, json=body, headers=headers)
+                response = await self.http.request(
+                    method, url + path, json=body, files=files, headers=headers
+                )
             except httpx.TimeoutException:
-                self.stats.attempt("timeout", time.monotonic() - sent)
+                self._seen(write, "timeout", sent)
             except httpx.TransportError:
-                self.stats.attempt("connection_error", time.monotonic() - sent)
+                self._seen(write, "connection_error", sent)
             else:
-                self.stats.attempt(str(response.status_code), time.monotonic() - sent)
+                self._seen(write, str(response.status_code), sent)
                 if not _retryable(response):
                     return response
             backoff = min(0.1 * 2 ** min(attempt, 5), 2.0)
             await asyncio.sleep(backoff * random.uniform(0.5, 1))  # jitter  # nosec B311
         return None
+
+    def _seen(self, write: Write | Upload | Decision | None, status: str, sent: float) -> None:
+        self.stats.attempt(status, time.monotonic() - sent)
+        if isinstance(write, Decision):
+            write.statuses.append(status)
 
 
 def _retryable(response: httpx.Response) -> bool:
@@ -162,7 +248,10 @@ class Load:
         self.api = api
         self.books = books
         self.writes: list[Write] = []
+        self.uploads: list[Upload] = []
+        self.decisions: list[Decision] = []
         self.rng = random.Random(seed)  # a reproducible mix, not security  # nosec B311
+        self._last_lines: dict[str, list[Line]] = {}
 
     def _write(self, book: Book, kind: Kind) -> Write:
         write = Write(f"soak-{kind}-{uuid.uuid4().hex}", kind, book.tenant, book.ledger_id)
@@ -250,6 +339,124 @@ class Load:
             self.api.stats.acked()
         return None
 
+    async def invoice(self, book: Book) -> None:
+        """An invoice on the open-item receivable: its reference is what a payment names."""
+        write = self._write(book, "invoice")
+        reference = f"INV-{book.tenant}-{write.key[-10:]}"
+        amount = f"{self.rng.randint(50, 900)}.{self.rng.randint(0, 99):02d}"
+        customer = self.rng.choice(CUSTOMERS)
+        body: dict[str, Any] = {
+            "postings": [
+                {"account": RECEIVABLE, "direction": "debit", "amount": amount, "asset": "USD"},
+                {"account": "4100", "direction": "credit", "amount": amount, "asset": "USD"},
+            ],
+            "metadata": {
+                "soak_key": write.key,
+                "kind": "invoice",
+                "reference": reference,
+                "counterparty": customer,
+                "due_date": datetime.now(UTC).date().isoformat(),
+            },
+        }
+        path = f"/v1/ledgers/{book.ledger_id}/entries"
+        result = self._settle(
+            write, await self.api.call(book, "POST", path, body, write.key, write)
+        )
+        if result is not None:
+            write.entry_ids.append(result["id"])
+            self.api.stats.acked()
+            book.invoices.append((reference, amount, customer))
+
+    def _new_lines(self, book: Book, count: int) -> list[Line]:
+        """Fresh lines: the payment of an unpaid invoice (naming its reference, or only the
+        payer; sometimes less an early-payment discount) or spend."""
+        day = datetime.now(UTC).date().isoformat()
+        out = []
+        for _ in range(count):
+            book.lines += 1
+            reference = f"BR-{book.tenant}-{book.lines:06d}-{uuid.uuid4().hex[:6]}"
+            if book.invoices and self.rng.random() < 0.5:
+                invoice, amount, customer = book.invoices.pop(
+                    self.rng.randrange(len(book.invoices))
+                )
+                roll = self.rng.random()
+                if roll < 0.15:  # an early-payment discount: the matcher writes 2 % off
+                    cents = round(int(amount.replace(".", "")) * 0.98)
+                    amount = f"{cents // 100}.{cents % 100:02d}"
+                # a quarter of payments name no reference: found by payer and amount
+                text = "Customer payment" if roll > 0.75 else f"Payment {invoice}"
+                out.append(Line(reference, day, text, customer, amount))
+            else:
+                description, payee = self.rng.choice(SPEND)
+                out.append(Line(reference, day, description, payee, "-" + _amount(self.rng)))
+        return out
+
+    async def upload(self, book: Book) -> None:
+        """A statement file: new lines (sometimes with the tail of an earlier file: an
+        overlapping export), or an earlier file uploaded again under a new key."""
+        if book.files and self.rng.random() < 0.3:
+            content, references = self.rng.choice(book.files)
+            how: Literal["new", "overlap", "again"] = "again"
+        else:
+            earlier: list[Line] = []
+            if book.files and self.rng.random() < 0.5:
+                earlier = self._last_lines[book.tenant][-self.rng.randint(1, 4) :]
+            lines = self._new_lines(book, self.rng.randint(5, 10))
+            self._last_lines[book.tenant] = lines
+            everything = earlier + lines
+            content = (CSV_HEADER + "".join(line.csv() for line in everything)).encode()
+            references = [line.reference for line in everything]
+            how = "overlap" if earlier else "new"
+            book.files.append((content, references))
+        upload = Upload(
+            f"soak-upload-{uuid.uuid4().hex}", book.tenant, book.bank_account_id, references, how
+        )
+        self.uploads.append(upload)
+        path = f"/v1/bank-accounts/{book.bank_account_id}/imports"
+        files = {"file": (f"statement-{len(book.files)}.csv", content, "text/csv")}
+        response = await self.api.call(book, "POST", path, None, upload.key, upload, files=files)
+        if response is None:
+            return
+        upload.status = response.status_code
+        if response.is_success:
+            upload.outcome = "acked"
+            upload.import_id = response.json()["id"]
+            self.api.stats.acked()
+        else:
+            upload.outcome = "rejected"
+
+    async def reconcile(self, book: Book) -> None:
+        decision = Decision(f"soak-reconcile-{uuid.uuid4().hex}", "reconcile")
+        self.decisions.append(decision)
+        path = f"/v1/bank-accounts/{book.bank_account_id}/reconcile"
+        response = await self.api.call(book, "POST", path, {}, decision.key, decision)
+        self._decided(decision, response)
+
+    async def accept(self, book: Book) -> None:
+        """Accept one of the suggestions waiting (a person confirming a match)."""
+        path = f"/v1/bank-accounts/{book.bank_account_id}/matches?status=suggested&limit=20"
+        listed = await self.api.call(book, "GET", path)
+        self.api.stats.reads += 1
+        if listed is None or not listed.is_success or not listed.json():
+            return
+        match = self.rng.choice(listed.json())
+        decision = Decision(f"soak-accept-{uuid.uuid4().hex}", "accept")
+        self.decisions.append(decision)
+        response = await self.api.call(
+            book, "POST", f"/v1/matches/{match['id']}/accept", {}, decision.key, decision
+        )
+        self._decided(decision, response)
+
+    def _decided(self, decision: Decision, response: httpx.Response | None) -> None:
+        if response is None:
+            return
+        decision.status = response.status_code
+        # a 409 (the suggestion went stale: another run or decision took its lines) is a
+        # legitimate refusal; the checker holds the database to it either way
+        decision.outcome = "acked" if response.is_success else "rejected"
+        if response.is_success:
+            self.api.stats.acked()
+
     async def read(self, book: Book) -> None:
         account = book.accounts[f"1{self.rng.randrange(WALLETS):03d}"]
         asset = self.rng.choice(ASSETS)
@@ -259,12 +466,16 @@ class Load:
 
     async def client(self, stop: asyncio.Event) -> None:
         actions = (
-            (0.40, self.create_entry),
+            (0.37, self.create_entry),
             (0.08, self.create_batch),
             (0.12, lambda b: self.create_entry(b, pending=True)),
             (0.12, self.resolve_pending),
             (0.08, self.reverse),
-            (0.20, self.read),
+            (0.05, self.invoice),
+            (0.035, self.upload),
+            (0.008, self.reconcile),
+            (0.007, self.accept),
+            (0.13, self.read),
         )
         while not stop.is_set():
             book = self.rng.choice(self.books)

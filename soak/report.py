@@ -6,7 +6,7 @@ from typing import Any
 
 from soak.checker import Invariant
 from soak.faults import RECOVERY_SIGNAL, Injected
-from soak.load import Stats, Write
+from soak.load import Decision, Stats, Upload, Write
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -48,6 +48,8 @@ def build(
     invariants: Sequence[Invariant],
     drain_seconds: float,
     redelivered: int,
+    uploads: Sequence[Upload] = (),
+    decisions: Sequence[Decision] = (),
 ) -> dict[str, Any]:
     outcomes = Counter(w.outcome for w in writes)
     kinds = Counter(w.kind for w in writes)
@@ -70,6 +72,15 @@ def build(
             "unknown": outcomes["unknown"],
             "by_kind": dict(sorted(kinds.items())),
             "retried": sum(1 for w in writes if w.attempts > 1),
+        },
+        "bank": {
+            "uploads": dict(sorted(Counter(f"{u.how}_{u.outcome}" for u in uploads).items())),
+            "uploads_retried": sum(1 for u in uploads if u.attempts > 1),
+            "lines_generated": len({r for u in uploads for r in u.references}),
+            "decisions": dict(sorted(Counter(f"{d.kind}_{d.outcome}" for d in decisions).items())),
+            "decision_attempts": dict(
+                sorted(Counter(f"{d.kind}:{s}" for d in decisions for s in d.statuses).items())
+            ),
         },
         "latency_ms": {
             "p50": round(percentile(stats.latencies_ms, 0.50), 1),

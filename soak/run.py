@@ -19,7 +19,7 @@ import asyncpg
 from soak import checker, report
 from soak.cluster import NAMESPACE, Cluster, make_root, missing_binaries
 from soak.faults import Injector, schedule
-from soak.load import WALLETS, Api, Book, Load, Stats
+from soak.load import BANK_CHART, BANK_GL, RECEIVABLE, WALLETS, Api, Book, Load, Stats
 from soak.receivers import Receiver
 
 TENANTS = ("soak-a", "soak-b")
@@ -52,17 +52,20 @@ def say(message: str) -> None:
     print(f"[soak {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-async def _must(api: Api, book: Book, path: str, body: dict[str, Any], key: str) -> Any:
-    response = await api.call(book, "POST", path, body, key)
+async def _must(
+    api: Api, book: Book, path: str, body: dict[str, Any], key: str, method: str = "POST"
+) -> Any:
+    response = await api.call(book, method, path, body, key)
     if response is None or not response.is_success:
         detail = "no answer" if response is None else f"{response.status_code} {response.text}"
-        raise RuntimeError(f"setup POST {path} failed: {detail}")
+        raise RuntimeError(f"setup {method} {path} failed: {detail}")
     return response.json()
 
 
 async def set_up(api: Api, books: list[Book], receivers: dict[str, Receiver]) -> None:
     """Per tenant: a ledger, an equity account that funds and wallets that may not go
-    negative (the balance constraint under test), and webhook endpoints. Tenant A has a
+    negative (the balance constraint under test), the bank flows' chart with 1200 as an
+    open-item receivable and a bank account booked on 1110, and webhook endpoints. Tenant A has a
     steady receiver for every entry event and the flaky one for posted entries; tenant B
     its own steady receiver."""
     hooks = {
@@ -78,9 +81,11 @@ async def set_up(api: Api, books: list[Book], receivers: dict[str, Receiver]) ->
             f"setup-{book.tenant}",
         )
         book.ledger_id = ledger["id"]
-        accounts = [("3000", "Owner funding", "equity", False)] + [
-            (f"1{i:03d}", f"Wallet {i}", "liability", True) for i in range(WALLETS)
-        ]
+        accounts = (
+            [("3000", "Owner funding", "equity", False)]
+            + [(f"1{i:03d}", f"Wallet {i}", "liability", True) for i in range(WALLETS)]
+            + [(code, name, kind, False) for code, name, kind in BANK_CHART]
+        )
         for code, name, kind, guarded in accounts:
             body: dict[str, Any] = {"code": code, "name": name, "type": kind}
             if guarded:
@@ -88,6 +93,23 @@ async def set_up(api: Api, books: list[Book], receivers: dict[str, Receiver]) ->
             path = f"/v1/ledgers/{book.ledger_id}/accounts"
             made = await _must(api, book, path, body, f"setup-{book.tenant}-{code}")
             book.accounts[code] = made["id"]
+        await _must(
+            api,
+            book,
+            f"/v1/ledgers/{book.ledger_id}/open-item-accounts/{RECEIVABLE}",
+            {"role": "receivable"},
+            f"setup-{book.tenant}-receivable",
+            method="PUT",
+        )
+        bank = {
+            "ledger_id": book.ledger_id,
+            "gl_account": BANK_GL,
+            "name": "Operating",
+            "currency": "USD",
+            "account_number": f"US00SOAK{book.tenant.upper()}",
+        }
+        made = await _must(api, book, "/v1/bank-accounts", bank, f"setup-{book.tenant}-bank")
+        book.bank_account_id = made["id"]
         for name, types in hooks.get(book.tenant, []):
             receiver = receivers[name]
             hook = {"url": receiver.url, "event_types": [types]}
@@ -106,9 +128,17 @@ async def _backlog(cluster: Cluster) -> dict[str, int]:
         pending = await conn.fetchval(
             "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
         )
+        imports = await conn.fetchval(
+            "SELECT count(*) FROM bank_imports WHERE status IN ('queued', 'processing')"
+        )
     finally:
         await conn.close()
-    out = {"outbox": int(unsent), "webhooks_due": int(due), "webhooks_pending": int(pending)}
+    out = {
+        "outbox": int(unsent),
+        "webhooks_due": int(due),
+        "webhooks_pending": int(pending),
+        "imports": int(imports),
+    }
     if cluster.bus == "nats":
         broker = await checker.broker_pending(f"nats://127.0.0.1:{cluster.broker_port}", NAMESPACE)
         out["broker"] = sum(broker.values())
@@ -116,8 +146,8 @@ async def _backlog(cluster: Cluster) -> dict[str, int]:
 
 
 async def drain(cluster: Cluster, *, until_no_pending: bool) -> dict[str, int]:
-    """Wait until the outbox is published, the broker has nothing undelivered or unacked and
-    no webhook delivery is due (or, with ``until_no_pending``, none is pending at all)."""
+    """Wait until every statement import has finished, the outbox is published, the broker
+    has nothing undelivered or unacked and no webhook delivery is due (or, with ``until_no_pending``, none is pending at all)."""
     deadline = time.monotonic() + DRAIN_TIMEOUT
     polls = 0
     while True:
@@ -188,6 +218,9 @@ async def soak(options: Options) -> dict[str, Any]:
         say(f"load for {options.seconds:.0f} s with {options.clients} clients")
         stats = api.stats = Stats()  # count the load only, not the set-up
         load = Load(api, books)
+        # a few invoices before the first statement, so that even a short run's first files
+        # carry payments for the matcher (acknowledged writes like any other)
+        await asyncio.gather(*(load.invoice(book) for book in books for _ in range(3)))
         stop = asyncio.Event()
         injector = Injector(cluster, receivers["flaky"], started=stats.started)
         faults = schedule(options.seconds, short=options.short, bus=options.bus)
@@ -217,7 +250,7 @@ async def soak(options: Options) -> dict[str, Any]:
             snap.broker_pending = await checker.broker_pending(
                 f"nats://127.0.0.1:{cluster.broker_port}", NAMESPACE
             )
-        invariants = checker.check(snap, load.writes)
+        invariants = checker.check(snap, load.writes, load.uploads)
         deliveries = sorted(
             t - stats.started for name in ("steady", "other") for t in receivers[name].accepted_at
         )
@@ -226,6 +259,8 @@ async def soak(options: Options) -> dict[str, Any]:
             seconds=options.seconds,
             stats=stats,
             writes=load.writes,
+            uploads=load.uploads,
+            decisions=load.decisions,
             faults=injector.log,
             deliveries=deliveries,
             invariants=invariants,

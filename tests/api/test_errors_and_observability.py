@@ -255,6 +255,25 @@ async def test_a_database_that_goes_away_is_a_503_to_retry(
         assert_problem(await http.get("/test/other"), 500, "internal.error")
 
 
+async def test_a_deadlock_is_a_503_to_retry(settings: Settings) -> None:
+    """PostgreSQL undid the transaction (class 40): retrying the whole request is safe."""
+    application = create_app(settings)
+
+    class Wrapped(Exception):
+        """What SQLAlchemy's asyncpg adapter puts in ``orig``: the driver's error as cause."""
+
+    async def deadlock() -> None:
+        orig = Wrapped("deadlock")
+        orig.__cause__ = asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+        raise DBAPIError("UPDATE ledgers", None, orig)
+
+    application.add_api_route("/test/deadlock", deadlock)
+    async with serving(application) as http:
+        response = await http.get("/test/deadlock")
+        assert_problem(response, 503, "service.transaction_aborted")
+        assert response.headers["retry-after"] == "1"
+
+
 # Request and trace ids
 
 

@@ -1,9 +1,11 @@
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.platform.idempotency import service
+from autoledger.platform.idempotency.errors import ClaimLost, KeyInFlight
 from autoledger.platform.idempotency.tables import IdempotencyRecord
 from tests.conftest import make_tenant
 
@@ -27,3 +29,32 @@ async def test_expired_keys_are_purged_and_live_ones_kept(
             )
         ).all()
     assert keys == ["live"]
+
+
+async def test_a_request_whose_key_was_taken_over_cannot_commit_its_effect(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A slow owner outlives its lease, a retry takes the key over: only the new owner's
+    response (and so only its transaction) can be stored; the old owner's release leaves the
+    new claim alone."""
+    tenant = await make_tenant(sessionmaker)
+    day = timedelta(hours=24)
+    slow = await service.claim(sessionmaker, tenant.id, "k", "h", retention=day, lease=timedelta(0))
+    retry = await service.claim(
+        sessionmaker, tenant.id, "k", "h", retention=day, lease=timedelta(seconds=60)
+    )
+    assert isinstance(slow, service.Claim)
+    assert isinstance(retry, service.Claim)
+    assert retry.token != slow.token
+    async with sessionmaker() as session:
+        with pytest.raises(ClaimLost):
+            await service.complete(session, tenant.id, "k", slow, 201, b"slow")
+        await session.rollback()
+    await service.release(sessionmaker, tenant.id, "k", slow)
+    with pytest.raises(KeyInFlight):  # the retry still owns it
+        await service.claim(sessionmaker, tenant.id, "k", "h", retention=day, lease=timedelta(0))
+    async with sessionmaker() as session:
+        await service.complete(session, tenant.id, "k", retry, 201, b"retry")
+        await session.commit()
+    replay = await service.claim(sessionmaker, tenant.id, "k", "h", retention=day, lease=day)
+    assert replay == service.StoredResponse(201, b"retry")

@@ -2,7 +2,7 @@
 
 from soak.checker import Invariant
 from soak.faults import Injected, schedule
-from soak.load import Stats, Write
+from soak.load import Decision, Stats, Upload, Write
 
 from soak import report
 
@@ -72,3 +72,35 @@ def test_schedule_spreads_faults_and_leaves_out_restarting_the_pubsub_emulator()
     assert all(f.at > 0 and f.at + f.duration <= 0.9 * 180 for f in full)
     assert "restart_broker" not in {f.name for f in schedule(180, short=False, bus="pubsub")}
     assert len(schedule(30, short=True, bus="nats")) < len(full)
+
+
+def test_build_counts_the_bank_flows() -> None:
+    uploads = [
+        Upload("u1", "t", "b", ["r1", "r2"], "new", "acked", 202, "i1", attempts=2),
+        Upload("u2", "t", "b", ["r2", "r3"], "overlap", "unknown"),
+        Upload("u3", "t", "b", ["r1", "r2"], "again", "acked", 202, "i2"),
+    ]
+    decisions = [
+        Decision("d1", "reconcile", "acked", statuses=["500", "200"]),
+        Decision("d2", "accept", "rejected", statuses=["409"]),
+    ]
+    built = report.build(
+        bus="nats",
+        seconds=10.0,
+        stats=Stats(),
+        writes=[],
+        faults=[],
+        deliveries=[],
+        invariants=[],
+        drain_seconds=1.0,
+        redelivered=0,
+        uploads=uploads,
+        decisions=decisions,
+    )
+    assert built["bank"] == {
+        "uploads": {"again_acked": 1, "new_acked": 1, "overlap_unknown": 1},
+        "uploads_retried": 1,
+        "lines_generated": 3,
+        "decisions": {"accept_rejected": 1, "reconcile_acked": 1},
+        "decision_attempts": {"accept:409": 1, "reconcile:200": 1, "reconcile:500": 1},
+    }

@@ -48,3 +48,9 @@ def test_short_soak_keeps_every_invariant_under_faults() -> None:
     ]
     assert all("error" not in f for f in result["faults"])
     assert result["invariants"]["webhooks_delivered_or_dead_lettered"]["counts"]["expected"] > 0
+    # ... and the bank flows ran: statement lines imported, proposed and booked or reconciled.
+    invariants = result["invariants"]
+    assert invariants["statement_lines_exactly_once"]["counts"]["lines_stored"] > 0
+    assert invariants["one_proposal_per_line"]["counts"]["proposals"] > 0
+    assert invariants["bank_money_in_ledger_once"]["counts"]["lines_booked"] > 0
+    assert invariants["reconciliation_consistent"]["counts"]["open_items"] > 0

@@ -2,6 +2,7 @@
 transaction as the write, replay it on retry (``Idempotency-Replayed: true``)."""
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,7 +15,7 @@ from autoledger.kit.errors import AutoledgerError
 from autoledger.kit.settings import Settings
 from autoledger.platform.auth.service import Principal
 from autoledger.platform.idempotency import service
-from autoledger.platform.idempotency.errors import InvalidKey
+from autoledger.platform.idempotency.errors import ClaimLost, InvalidKey
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 HEADER = "Idempotency-Key"
@@ -22,14 +23,16 @@ HEADER = "Idempotency-Key"
 
 @dataclass(slots=True)
 class Slot:
-    """A claimed key; ``store`` writes the response in the business transaction."""
+    """A claimed key; ``store`` writes the response in the business transaction (and
+    raises :class:`ClaimLost` there if another request took the key over meanwhile)."""
 
-    tenant_id: object
+    tenant_id: uuid.UUID
     key: str
+    claim: service.Claim
     stored: bool = field(default=False)
 
     async def store(self, session: AsyncSession, status: int, body: bytes) -> None:
-        await service.complete(session, self.tenant_id, self.key, status, body)  # type: ignore[arg-type]
+        await service.complete(session, self.tenant_id, self.key, self.claim, status, body)
         self.stored = True
 
 
@@ -67,26 +70,32 @@ async def idempotent(
         retention=timedelta(hours=settings.idempotency_retention_hours),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
-    if stored is not None:
+    if isinstance(stored, service.StoredResponse):
         return json_response(stored.status, stored.body, replayed=True)
-    slot = Slot(principal.tenant_id, key)
+    slot = Slot(principal.tenant_id, key, stored)
+    request_id = request.scope.get("state", {}).get("request_id")
     try:
         response = await run(slot)
+    except ClaimLost as exc:
+        return from_error(exc, request_id)  # the key's new owner answers it
     except AutoledgerError as exc:
         if exc.status >= 500:
-            await service.release(sessionmaker, principal.tenant_id, key)
+            await service.release(sessionmaker, principal.tenant_id, key, stored)
             raise
         # A definite refusal is an answer too: the same request must get it again.
-        problem = from_error(exc, request.scope.get("state", {}).get("request_id"))
+        problem = from_error(exc, request_id)
         async with sessionmaker() as session:
-            await service.complete(
-                session, principal.tenant_id, key, exc.status, bytes(problem.body)
-            )
+            try:
+                await service.complete(
+                    session, principal.tenant_id, key, stored, exc.status, bytes(problem.body)
+                )
+            except ClaimLost as lost:
+                return from_error(lost, request_id)
             await session.commit()
         return problem
     except BaseException:
-        await service.release(sessionmaker, principal.tenant_id, key)
+        await service.release(sessionmaker, principal.tenant_id, key, stored)
         raise
     if not slot.stored:
-        await service.release(sessionmaker, principal.tenant_id, key)
+        await service.release(sessionmaker, principal.tenant_id, key, stored)
     return response

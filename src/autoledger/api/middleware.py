@@ -83,6 +83,18 @@ class DatabaseUnavailable(Unavailable):
     title = "Database unavailable"
 
 
+class TransactionAborted(Unavailable):
+    code = "service.transaction_aborted"
+    title = "Transaction aborted by the database"
+
+
+def _rolled_back_by_database(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (SQLSTATE class 40): safe to retry as a whole."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    cause = getattr(orig, "__cause__", None)
+    return any(isinstance(e, asyncpg.exceptions.TransactionRollbackError) for e in (orig, cause))
+
+
 _CONNECTION_LOST = (
     ConnectionError,  # the socket (refused, reset, broken pipe)
     asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
@@ -319,6 +331,22 @@ class RequestContextMiddleware:
                         f"the request took longer than {self.timeout_seconds:g} seconds"
                     )
                     await from_error(timed_out, request_id)(scope, receive, send_with_ids)
+            elif _rolled_back_by_database(exc):
+                # a deadlock or serialization failure: PostgreSQL undid the transaction
+                log.warning(
+                    "request.transaction_aborted",
+                    method=scope["method"],
+                    path=scope["path"],
+                    error=type(exc).__name__,
+                )
+                if not started:
+                    aborted = TransactionAborted(
+                        "the database rolled the transaction back (a deadlock or a"
+                        " serialization conflict with another request); nothing was changed,"
+                        " retry",
+                        headers={"Retry-After": "1"},
+                    )
+                    await from_error(aborted, request_id)(scope, receive, send_with_ids)
             elif _database_unreachable(exc):
                 # a restart or failover of PostgreSQL: the transaction rolled back, so the
                 # client may retry (with its Idempotency-Key) once the database is back

@@ -278,18 +278,28 @@ async def _import(
                 action="banking.import.create",
                 target_type="import",
             )
-            await session.commit()
-            if inline:
-                await importer.run(tenant_id, import_id, owner)
-            else:
+            if not inline:
+                # The answer (202, the queued import) is known now: it is stored with the
+                # import row, in one commit, so a retry after a crash or a failed request
+                # replays it rather than queueing the file a second time.
+                queued = service.import_out(await service.get_import(session, tenant_id, import_id))
+                body = queued.model_dump_json().encode()
+                if slot is not None:
+                    await slot.store(session, 202, body)
+                await session.commit()
                 request.app.state.runtime.imports.wake()
+                response = json_response(202, body)
+                response.headers["Location"] = f"/v1/imports/{import_id}"
+                return response
+            await session.commit()
+            await importer.run(tenant_id, import_id, owner)
             session.expire_all()
             out = service.import_out(await service.get_import(session, tenant_id, import_id))
             if out.status == "failed" and out.error is not None:
                 # Nothing was imported: a problem, carrying the import and its report.
                 status, body = 422, _failure(request, out)
             else:
-                status, body = (201 if inline else 202), out.model_dump_json().encode()
+                status, body = 201, out.model_dump_json().encode()
             if slot is not None:
                 await slot.store(session, status, body)
                 await session.commit()

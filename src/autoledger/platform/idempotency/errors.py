@@ -11,6 +11,11 @@ class KeyInFlight(Conflict):
     title = "A request with this idempotency key is in progress"
 
 
+class ClaimLost(KeyInFlight):
+    """The key was taken over (this request outlived its lease): its effects roll back, and
+    a retry gets the answer of the request that owns the key now."""
+
+
 class InvalidKey(InvalidRequest):
     code = "idempotency.invalid_key"
     title = "Invalid idempotency key"

@@ -5,12 +5,19 @@ sees the claim at once (and gets 409) instead of racing. The response is stored 
 ``complete`` *inside the business transaction*, so "entry written" and "response stored"
 commit together: a replay can never see one without the other. A claim whose process died
 is taken over after its lease; a 5xx releases the claim so the client may retry.
+
+A claim is **fenced**: its lease end, as written, is its token. ``complete`` and ``release``
+act only while the row still carries the token, and ``complete`` moves the lease end on, so
+of a slow owner and the request that took its key over only one can commit an effect. A
+request whose claim was taken over gets :class:`ClaimLost` from ``complete`` and rolls its
+business transaction back (found by the soak harness: a write delayed past its lease by a
+database restart committed, and so did its retry).
 """
 
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.kit.clock import utcnow
-from autoledger.platform.idempotency.errors import KeyInFlight, KeyReused
+from autoledger.platform.idempotency.errors import ClaimLost, KeyInFlight, KeyReused
 from autoledger.platform.idempotency.tables import IdempotencyRecord
 
 
@@ -26,6 +33,13 @@ from autoledger.platform.idempotency.tables import IdempotencyRecord
 class StoredResponse:
     status: int
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """This request owns the key; ``token`` (its lease end as written) fences its writes."""
+
+    token: datetime
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
@@ -44,8 +58,9 @@ async def claim(
     *,
     retention: timedelta,
     lease: timedelta,
-) -> StoredResponse | None:
-    """``None`` when this request now owns the key; the stored response for a replay."""
+) -> StoredResponse | Claim:
+    """A :class:`Claim` when this request now owns the key; the stored response for a
+    replay."""
     now = utcnow()
     async with sessionmaker() as session:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -65,7 +80,7 @@ async def claim(
         )
         if getattr(result, "rowcount", 0) == 1:
             await session.commit()
-            return None
+            return Claim(now + lease)
         row = await session.scalar(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key
@@ -112,30 +127,50 @@ async def claim(
                 headers={"Retry-After": "1"},
             )
         await session.commit()
-        return None
+        return Claim(now + lease)
 
 
 async def complete(
-    session: AsyncSession, tenant_id: uuid.UUID, key: str, status: int, body: bytes
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    key: str,
+    claim: Claim,
+    status: int,
+    body: bytes,
 ) -> None:
-    """Store the response in the caller's (business) transaction."""
-    await session.execute(
+    """Store the response in the caller's (business) transaction, if the claim is still
+    this request's; else :class:`ClaimLost`, and the caller's transaction must roll back.
+    The lease end moves on, so a takeover waiting on this row finds it changed."""
+    result = await session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)
-        .values(state="done", response_status=status, response_body=body)
+        .where(
+            IdempotencyRecord.tenant_id == tenant_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.state == "in_flight",
+            IdempotencyRecord.locked_until == claim.token,
+        )
+        .values(state="done", response_status=status, response_body=body, locked_until=utcnow())
     )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ClaimLost(
+            "another request took this Idempotency-Key over while this one ran; nothing was"
+            " changed by this one: retry to get that request's answer",
+            headers={"Retry-After": "1"},
+        )
 
 
 async def release(
-    sessionmaker: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, key: str
+    sessionmaker: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, key: str, claim: Claim
 ) -> None:
-    """Forget an in-flight claim whose request failed without a definite answer."""
+    """Forget this request's in-flight claim (its request failed without a definite
+    answer); a claim another request took over is left alone."""
     async with sessionmaker() as session:
         await session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.tenant_id == tenant_id,
                 IdempotencyRecord.key == key,
                 IdempotencyRecord.state == "in_flight",
+                IdempotencyRecord.locked_until == claim.token,
             )
         )
         await session.commit()
