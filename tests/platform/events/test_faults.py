@@ -128,10 +128,17 @@ async def test_a_relay_killed_mid_batch_loses_nothing_and_applies_everything_onc
         try:
             with spawned(["worker", "--no-consumers"], env, tmp_path / "relay-1.log") as first:
                 # Well under way, far from done, and holding a leased batch right now (the
-                # relay spends most of its time publishing a leased batch, but not all).
-                while await unsent(sm) > total - 1500 or not await leased_now(sm):
-                    assert first.poll() is None, "the relay died by itself"
-                    await asyncio.sleep(0.01)
+                # relay spends most of its time publishing a leased batch, but not all): it
+                # is frozen first, so the batch it holds cannot be finished between the
+                # look and the kill.
+                while True:
+                    while await unsent(sm) > total - 1500 or not await leased_now(sm):
+                        assert first.poll() is None, "the relay died by itself"
+                        await asyncio.sleep(0.01)
+                    first.send_signal(signal.SIGSTOP)
+                    if await leased_now(sm):
+                        break
+                    first.send_signal(signal.SIGCONT)
                 first.send_signal(signal.SIGKILL)
                 first.wait()
             left = await unsent(sm)
