@@ -576,20 +576,25 @@ def imports_whole(snap: Snapshot, uploads: Iterable[Upload]) -> Invariant:
 
 
 def one_proposal_per_line(snap: Snapshot) -> Invariant:
-    """The bookkeeping loop made exactly one proposal for every imported line (and none
-    for a line that does not exist)."""
+    """The bookkeeping loop made exactly one proposal for every imported line — none for a
+    line reconciliation took over before the loop saw it (the loop leaves reconciled lines
+    alone), never two — and none for a line that does not exist."""
     proposals: Counter[str] = Counter(p.bank_transaction_id for p in snap.proposals)
     lines = {line.id for line in snap.bank_lines}
+    reconciled = {line for line, _ in snap.reconciled_lines}
     problems = [
         f"line {line}: {proposals[line]} proposals"
         for line in sorted(lines)
-        if proposals[line] != 1
+        if proposals[line] > 1 or (proposals[line] == 0 and line not in reconciled)
     ]
     problems += [f"proposal for missing line {p}" for p in sorted(set(proposals) - lines)]
     counts = {
         "lines": len(lines),
         "proposals": len(snap.proposals),
         "booking": sum(p.entry_id is not None for p in snap.proposals),
+        "reconciled_unproposed": sum(
+            1 for line in lines if proposals[line] == 0 and line in reconciled
+        ),
     }
     return _invariant("one_proposal_per_line", counts, problems)
 

@@ -193,6 +193,18 @@ def test_a_line_without_a_proposal_is_caught() -> None:
     assert "line l3: 0 proposals" in problems(checker.one_proposal_per_line(snap))
 
 
+def test_a_line_reconciled_before_the_loop_saw_it_needs_no_proposal() -> None:
+    snap = consistent()
+    reconciled = {line for line, _ in snap.reconciled_lines}
+    assert reconciled
+    snap.proposals = [p for p in snap.proposals if p.bank_transaction_id not in reconciled]
+    check = checker.one_proposal_per_line(snap)
+    assert check.passed
+    assert check.counts["reconciled_unproposed"] == len(reconciled)
+    snap.proposals += snap.proposals[:1]  # but two proposals are never right
+    assert not checker.one_proposal_per_line(snap).passed
+
+
 def test_a_line_booked_by_the_loop_and_settled_by_a_match_is_caught() -> None:
     snap = consistent()
     # the bookkeeping loop's booking of l1 was never reversed, and the settlement books it too
