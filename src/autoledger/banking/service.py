@@ -122,15 +122,7 @@ async def create_bank_account(
 async def _gl_account(
     ledgers: LedgerRepository, tenant_id: uuid.UUID, ledger_id: uuid.UUID, ref: str
 ) -> Account:
-    account: Account | None
-    try:
-        account_id = uuid.UUID(ref)
-    except ValueError:
-        account = await ledgers.account_by_code(tenant_id, ledger_id, ref)
-    else:
-        account = await ledgers.account(tenant_id, account_id)
-        if account is not None and account.ledger_id != ledger_id:
-            account = None
+    account = await ledgers.account_by_ref(tenant_id, ledger_id, ref)
     if account is None:
         raise InvalidGlAccount(f"the ledger has no account {ref!r}")
     return account

@@ -537,10 +537,7 @@ async def _book(
         source_id=str(line.id),
         client_id=f"bank-line:{line.id}:{attempt}",
     )
-    outcome = (await journal.execute(session, [command]))[0]
-    if isinstance(outcome, AutoledgerError):
-        raise outcome
-    return outcome.id
+    return (await journal.execute_one(session, command)).id
 
 
 async def _announce(session: AsyncSession, record: ProposalRecord, types: list[str]) -> None:
@@ -685,12 +682,12 @@ async def _reverse(
         description=description,
         client_id=f"reverse:{entry_id}",
     )
-    outcome = (await journal.execute(session, [command]))[0]
-    if isinstance(outcome, PeriodClosed) and effective_date is not None:
+    try:
+        await journal.execute_one(session, command)
+    except PeriodClosed:
+        if effective_date is None:
+            raise
         await _reverse(session, tenant_id, entry_id, actor, description)
-        return
-    if isinstance(outcome, AutoledgerError):
-        raise outcome
 
 
 async def _check_account(

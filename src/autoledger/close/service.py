@@ -24,7 +24,6 @@ from autoledger.close.errors import (
 )
 from autoledger.close.repository import CloseRepository
 from autoledger.kit.clock import utcnow
-from autoledger.kit.errors import AutoledgerError
 from autoledger.kit.money import format_amount
 from autoledger.ledger import journal
 from autoledger.ledger import service as ledger_service
@@ -212,33 +211,27 @@ async def book_closing_entries(
             ]
         )
         corrective = len(earlier) + 1
-        outcome = (
-            await journal.execute(
-                session,
-                [
-                    CreateEntry(
-                        tenant_id=tenant_id,
-                        ledger_id=ledger.id,
-                        postings=postings,
-                        actor=actor,
-                        effective_date=end,
-                        description=(
-                            f"Year-end closing entry {start.isoformat()}..{end.isoformat()}"
-                            + (f" (corrective {corrective})" if earlier else "")
-                        ),
-                        metadata={
-                            CLOSING_FLAG: "true",
-                            "fiscal_year": f"{start.isoformat()}..{end.isoformat()}",
-                        },
-                        source_type=CLOSING_SOURCE,
-                        source_id=tag,
-                        client_id=tag if not earlier else f"{tag}:{corrective}",
-                    )
-                ],
-            )
-        )[0]
-        if isinstance(outcome, AutoledgerError):
-            raise outcome
+        outcome = await journal.execute_one(
+            session,
+            CreateEntry(
+                tenant_id=tenant_id,
+                ledger_id=ledger.id,
+                postings=postings,
+                actor=actor,
+                effective_date=end,
+                description=(
+                    f"Year-end closing entry {start.isoformat()}..{end.isoformat()}"
+                    + (f" (corrective {corrective})" if earlier else "")
+                ),
+                metadata={
+                    CLOSING_FLAG: "true",
+                    "fiscal_year": f"{start.isoformat()}..{end.isoformat()}",
+                },
+                source_type=CLOSING_SOURCE,
+                source_id=tag,
+                client_id=tag if not earlier else f"{tag}:{corrective}",
+            ),
+        )
         booked = outcome.id
         earlier = await repo.closing_entries(tenant_id, ledger.id, tag)
     return ClosingEntries(period, start, end, retained[0].id, booked, earlier)

@@ -16,7 +16,7 @@ from autoledger.fx.rates import MAX_AGE_DAYS, Quote, Rate, RateTable
 from autoledger.fx.revaluation import Position, Revaluation, revalue
 from autoledger.fx.tables import FxRate
 from autoledger.kit.clock import utcnow
-from autoledger.kit.errors import AutoledgerError, InvalidRequest
+from autoledger.kit.errors import InvalidRequest
 from autoledger.kit.money import format_amount
 from autoledger.ledger import journal
 from autoledger.ledger import service as ledger_service
@@ -333,17 +333,11 @@ def _legs(
 async def _account(
     repo: LedgerRepository, tenant_id: uuid.UUID, ledger_id: uuid.UUID, ref: str
 ) -> Account:
-    try:
-        account = await repo.account(tenant_id, uuid.UUID(ref))
-    except ValueError:
-        account = await repo.account_by_code(tenant_id, ledger_id, ref)
-    if account is None or account.ledger_id != ledger_id:
+    account = await repo.account_by_ref(tenant_id, ledger_id, ref)
+    if account is None:
         raise AccountNotFound(f"the ledger has no account {ref!r}")
     return account
 
 
 async def _execute(session: AsyncSession, command: CreateEntry | ReverseEntry) -> uuid.UUID:
-    outcome = (await journal.execute(session, [command]))[0]
-    if isinstance(outcome, AutoledgerError):
-        raise outcome
-    return outcome.id
+    return (await journal.execute_one(session, command)).id

@@ -630,6 +630,14 @@ def _view(
     )
 
 
+async def execute_one(session: AsyncSession, command: Command) -> EntryView:
+    """Apply one command inside the caller's transaction; its refusal is raised."""
+    outcome = (await execute(session, [command]))[0]
+    if isinstance(outcome, AutoledgerError):
+        raise outcome
+    return outcome
+
+
 async def execute(
     session: AsyncSession,
     commands: Sequence[Command],

@@ -296,6 +296,17 @@ class LedgerRepository:
         )
 
     # accounts
+    async def account_by_ref(
+        self, tenant_id: uuid.UUID, ledger_id: uuid.UUID, ref: str
+    ) -> Account | None:
+        """The ledger's account named by id or by code (an id of another ledger: None)."""
+        try:
+            account_id = uuid.UUID(ref)
+        except ValueError:
+            return await self.account_by_code(tenant_id, ledger_id, ref)
+        account = await self.account(tenant_id, account_id)
+        return account if account is not None and account.ledger_id == ledger_id else None
+
     async def account(self, tenant_id: uuid.UUID, account_id: uuid.UUID) -> Account | None:
         return await self.session.scalar(
             select(Account).where(Account.tenant_id == tenant_id, Account.id == account_id)

@@ -379,8 +379,7 @@ async def mark_reconciled(
         bank = await service.get_bank_account(session, principal.tenant_id, bank_account_id)
         record, _ = await periods.mark(
             session,
-            principal.tenant_id,
-            bank.id,
+            bank,
             statement_date=body.statement_date,
             statement_balance=_statement_balance(body.statement_balance, bank.currency),
             actor=principal.actor,

@@ -14,17 +14,22 @@ from autoledger.reconcile.tables import BankReconciliation
 
 
 async def locked_through(
-    session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid.UUID
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    bank_account_id: uuid.UUID,
+    *,
+    before: date | None = None,
 ) -> date | None:
     """The latest statement date the account is reconciled to (its lines up to it are
-    locked), or ``None``."""
-    result: date | None = await session.scalar(
-        select(func.max(BankReconciliation.statement_date)).where(
-            BankReconciliation.tenant_id == tenant_id,
-            BankReconciliation.bank_account_id == bank_account_id,
-            BankReconciliation.status == "reconciled",
-        )
+    locked) — of those before ``before``, when given — or ``None``."""
+    query = select(func.max(BankReconciliation.statement_date)).where(
+        BankReconciliation.tenant_id == tenant_id,
+        BankReconciliation.bank_account_id == bank_account_id,
+        BankReconciliation.status == "reconciled",
     )
+    if before is not None:
+        query = query.where(BankReconciliation.statement_date < before)
+    result: date | None = await session.scalar(query)
     return result
 
 

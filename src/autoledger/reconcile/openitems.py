@@ -63,16 +63,7 @@ async def resolve_account(
     session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, ref: str
 ) -> Account:
     """The ledger's account named by id or by code."""
-    ledgers = LedgerRepository(session)
-    account: Account | None
-    try:
-        account_id = uuid.UUID(ref)
-    except ValueError:
-        account = await ledgers.account_by_code(tenant_id, ledger_id, ref)
-    else:
-        account = await ledgers.account(tenant_id, account_id)
-        if account is not None and account.ledger_id != ledger_id:
-            account = None
+    account = await LedgerRepository(session).account_by_ref(tenant_id, ledger_id, ref)
     if account is None:
         raise OpenItemAccountNotFound(f"the ledger has no account {ref!r}")
     return account

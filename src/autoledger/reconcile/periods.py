@@ -15,7 +15,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.banking.statement import currency_scale
@@ -57,14 +57,7 @@ async def build_report(
 ) -> bankrec.Report:
     tenant_id = bank.tenant_id
     if start is None:
-        through = await session.scalar(
-            select(func.max(BankReconciliation.statement_date)).where(
-                BankReconciliation.tenant_id == tenant_id,
-                BankReconciliation.bank_account_id == bank.id,
-                BankReconciliation.status == "reconciled",
-                BankReconciliation.statement_date < end,
-            )
-        )
+        through = await locked_through(session, tenant_id, bank.id, before=end)
         start = None if through is None else through + timedelta(days=1)
     return bankrec.build(
         end=end,
@@ -267,14 +260,13 @@ def _minor(text: str, scale: int) -> int:
 
 async def mark(
     session: AsyncSession,
-    tenant_id: uuid.UUID,
-    bank_account_id: uuid.UUID,
+    bank: BankAccount,
     *,
     statement_date: date,
     statement_balance: int | None,
     actor: str,
 ) -> tuple[BankReconciliation, bankrec.Report]:
-    bank = await get_bank_account(session, tenant_id, bank_account_id)
+    tenant_id = bank.tenant_id
     # one sign-off at a time per account: the latest mark is read under a row lock
     latest = await session.scalar(
         select(BankReconciliation)

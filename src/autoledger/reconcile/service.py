@@ -594,10 +594,7 @@ async def _reconcile(
             source_id=str(match.id),
             client_id=f"reconcile:{match.id}",
         )
-        outcome = (await journal.execute(session, [command]))[0]
-        if isinstance(outcome, AutoledgerError):
-            raise outcome
-        entry_id = outcome.id
+        entry_id = (await journal.execute_one(session, command)).id
     now = utcnow()
     for allocation in allocations:
         item = items[allocation.open_item_id]
@@ -656,10 +653,7 @@ async def _unreconcile(session: AsyncSession, match: ReconcileMatch, actor: str)
         description="Unreconciled",
         client_id=f"unreconcile:{match.id}",
     )
-    outcome = (await journal.execute(session, [command]))[0]
-    if isinstance(outcome, AutoledgerError):
-        raise outcome
-    await reopen(session, match, outcome.id)
+    await reopen(session, match, (await journal.execute_one(session, command)).id)
 
 
 async def reopen(
