@@ -86,7 +86,7 @@ from autoledger.platform.auth.roles import Role
 from autoledger.platform.crypto.keyring import Keyring, install_keyring
 from autoledger.platform.events.consumers import Consumer, registered_consumers
 from autoledger.platform.events.envelope import Event
-from bench.common import machine_info, percentile, say
+from bench.common import machine_info, percentile, say, throwaway_database
 
 SEED = 2024
 MONTHS = 12
@@ -257,8 +257,10 @@ class ApiPipeline:
     the in-memory pipeline does.
     """
 
-    def __init__(self, root: Path, accounts: Sequence[BankAccountSpec]) -> None:
+    def __init__(self, root: Path, accounts: Sequence[BankAccountSpec], database: str) -> None:
         self.root = root
+        self.database = database
+        self.postgresql = "n/a"
         self.latency: dict[str, float] = {}  # bank transaction id -> ms in the consumer
         self.proposals: dict[str, str] = {}  # Simulator line id -> proposal id
         self.imported = 0
@@ -299,9 +301,22 @@ class ApiPipeline:
         ]
 
     async def _serve(self, accounts: Sequence[BankAccountSpec]) -> None:
+        if self.database == "sqlite":
+            await self._serve_on(f"sqlite+aiosqlite:///{self.root / 'bench.db'}", accounts)
+            return
+        try:
+            database = throwaway_database("autoledger_bench_categorize")
+            async with database as (url, self.postgresql):
+                await self._serve_on(url, accounts)
+        except BaseException as exc:
+            if not self.ready.done():
+                self.ready.set_exception(exc)
+            raise
+
+    async def _serve_on(self, database_url: str, accounts: Sequence[BankAccountSpec]) -> None:
         try:
             settings = Settings(
-                database_url=f"sqlite+aiosqlite:///{self.root / 'bench.db'}",
+                database_url=database_url,
                 data_dir=self.root / "data",
                 log_level="warning",
                 request_timeout_seconds=600,
@@ -726,7 +741,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-categorize-") as tmp:
         pipeline: InMemoryPipeline | ApiPipeline
         if args.pipeline == "api":
-            pipeline = ApiPipeline(Path(tmp), accounts)
+            pipeline = ApiPipeline(Path(tmp), accounts, args.database)
         else:
             pipeline = InMemoryPipeline(prior, prior_default)
         try:
@@ -735,12 +750,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             if isinstance(pipeline, ApiPipeline):
                 pipeline.close()
     seconds = time.perf_counter() - started
-    extra = {}
+    extra: dict[str, Any] = {}
+    postgresql = "n/a"
     if isinstance(pipeline, ApiPipeline):
+        extra["database"] = args.database
         extra["review_failures"] = dict(pipeline.review_failures)
+        postgresql = pipeline.postgresql
     return {
         "bench": "categorize",
-        "machine": machine_info("n/a"),
+        "machine": machine_info(postgresql),
         "seed": SEED,
         "scale": SCALE,
         "bank_lines": len(lines),
@@ -768,5 +786,12 @@ if __name__ == "__main__":
         choices=("api", "memory"),
         default="api",
         help="the service through its HTTP API and worker, or categorize.learning in memory",
+    )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the api pipeline's database: a fresh SQLite file (the embedded default) or a "
+        "throw-away PostgreSQL database on BENCH_PG (default postgres@127.0.0.1:5432)",
     )
     print(json.dumps(main(parser.parse_args())))

@@ -205,3 +205,36 @@ async def test_concurrent_requests_with_one_idempotency_key(pg_settings: Setting
     assert late.status_code == 201
     assert late.headers["Idempotency-Replayed"] == "true"
     assert late.json()["id"] == created[0].json()["id"]
+
+
+async def test_referencing_the_ledger_then_writing_it_does_not_deadlock(
+    pg_settings: Settings,
+) -> None:
+    """Inserting a row that references the ledger takes KEY SHARE on the ledger row; two
+    transactions that each do that and then post an entry must queue on the chain's head,
+    not deadlock (the bookkeeping consumer inserts a proposal, then books). The head is
+    locked FOR NO KEY UPDATE, which KEY SHARE does not block."""
+    async with fresh_sessionmaker(pg_settings) as sm:
+        setup = await new_ledger(sm)
+        cash = await new_account(sm, setup, "1000", AccountType.ASSET)
+        income = await new_account(sm, setup, "4000", AccountType.REVENUE)
+        both_referenced = asyncio.Barrier(2)
+
+        async def reference_then_post(code: str) -> EntryView:
+            async with sm() as session, session.begin():
+                await service.create_account(
+                    session, setup.tenant_id, setup.ledger_id,
+                    code=code, name=code, type=AccountType.EXPENSE,
+                )  # fmt: skip
+                await both_referenced.wait()
+                return await journal.execute_one(session, transfer(setup, cash, income, "1.00"))
+
+        views = await asyncio.wait_for(
+            asyncio.gather(reference_then_post("6100"), reference_then_post("6200")), 30
+        )
+        assert len({view.id for view in views}) == 2
+        async with sm() as session:
+            stored = await session.scalar(
+                select(func.count()).where(JournalEntry.ledger_id == setup.ledger_id)
+            )
+        assert stored == 2

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 import structlog
-from sqlalchemy import case, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,34 +148,46 @@ def prior_default_threshold() -> float | None:
 
 
 async def _stamp(session: AsyncSession, ledger_id: uuid.UUID) -> tuple[Any, ...]:
-    rules = await session.scalar(
-        select(func.max(CategorizationRule.updated_at)).where(
-            CategorizationRule.ledger_id == ledger_id
-        )
-    )
+    """What a ledger's state is built from, read in one round trip (every line asks)."""
     champion = (
+        select(ModelVersionRecord.id, ModelVersionRecord.thresholds)
+        .where(ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion")
+        .limit(1)
+        .subquery()
+    )
+    row = (
         await session.execute(
-            select(ModelVersionRecord.id, ModelVersionRecord.thresholds).where(
-                ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion"
+            select(
+                select(func.max(CategorizationRule.updated_at))
+                .where(CategorizationRule.ledger_id == ledger_id)
+                .scalar_subquery(),
+                select(champion.c.id).scalar_subquery(),
+                select(champion.c.thresholds).scalar_subquery(),
+                # counted only without a champion (the labels then make the thresholds)
+                case(
+                    (
+                        ~exists(champion.select()),
+                        select(func.count())
+                        .where(LabelRecord.ledger_id == ledger_id)
+                        .scalar_subquery(),
+                    ),
+                    else_=None,
+                ),
+                select(CategorizationSettings.updated_at)
+                .where(CategorizationSettings.ledger_id == ledger_id)
+                .scalar_subquery(),
+                select(func.count())
+                .select_from(Account)
+                .where(Account.ledger_id == ledger_id)
+                .scalar_subquery(),
             )
         )
-    ).first()
+    ).one()
+    rules, champion_id, thresholds, labels, settings, accounts = row
     # Without a champion the thresholds come from the labels themselves: a new label is a
     # new state. With one, they are the champion's (recalibrated at every retrain).
-    labels = None
-    if champion is None:
-        labels = await session.scalar(
-            select(func.count()).where(LabelRecord.ledger_id == ledger_id)
-        )
-    settings = await session.scalar(
-        select(CategorizationSettings.updated_at).where(
-            CategorizationSettings.ledger_id == ledger_id
-        )
-    )
-    accounts = await session.scalar(
-        select(func.count()).select_from(Account).where(Account.ledger_id == ledger_id)
-    )
-    return (rules, None if champion is None else tuple(champion), labels, settings, accounts)
+    held = None if champion_id is None else (champion_id, thresholds)
+    return (rules, held, labels, settings, accounts)
 
 
 async def _load_state(
@@ -338,12 +350,16 @@ async def propose_for_line(
     )
     if existing is not None:
         return existing
-    line = await session.get(BankTransactionRecord, line_id)
-    if line is None or line.tenant_id != tenant_id:
+    found = (
+        await session.execute(
+            select(BankTransactionRecord, BankAccount)
+            .join(BankAccount, BankAccount.id == BankTransactionRecord.bank_account_id)
+            .where(BankTransactionRecord.id == line_id)
+        )
+    ).first()
+    if found is None or found[0].tenant_id != tenant_id:
         return None
-    account = await session.get(BankAccount, line.bank_account_id)
-    if account is None:
-        return None
+    line, account = found
     state = await cache.get(session, tenant_id, account.ledger_id)
     champion = (
         None if state.model is None else Champion(state.model, state.calibrator, state.thresholds)

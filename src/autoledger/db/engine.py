@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from autoledger.db import sqlite_driver
 from autoledger.kit.settings import Settings
+
+sqlite_driver.register()  # sqlite+aiosqlite: one thread hop per statement
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -238,7 +238,13 @@ class LedgerRepository:
     async def lock_ledgers(
         self, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
     ) -> dict[uuid.UUID, Ledger]:
-        """Lock ``(tenant_id, ledger_id)`` rows in id order; returns the ones that exist."""
+        """Lock ``(tenant_id, ledger_id)`` rows in id order; returns the ones that exist.
+
+        The lock is ``FOR NO KEY UPDATE`` (what an UPDATE of the head's non-key columns takes),
+        not ``FOR UPDATE``: rows that reference the ledger (accounts, proposals, open items, ...)
+        take ``KEY SHARE`` on it when inserted, and a transaction that inserts one and then
+        locks the ledger with ``FOR UPDATE`` deadlocks against another doing the same. Writers
+        of the chain still queue behind each other."""
         wanted = sorted(set(keys), key=lambda k: k[1])
         if not wanted:
             return {}
@@ -248,13 +254,16 @@ class LedgerRepository:
             .order_by(Ledger.id)
             .execution_options(populate_existing=True)
         )
-        rows = (await self.session.scalars(self._locking(stmt))).all()
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(key_share=True)
+        rows = (await self.session.scalars(stmt)).all()
         return {row.id: row for row in rows}
 
     async def lock_heads(
         self, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
     ) -> dict[uuid.UUID, LedgerHead]:
-        """Lock ``(tenant_id, ledger_id)`` rows in id order; the heads of those that exist."""
+        """Lock ``(tenant_id, ledger_id)`` rows in id order (``FOR NO KEY UPDATE``, see
+        :meth:`lock_ledgers`); the heads of those that exist."""
         wanted = sorted(set(keys), key=lambda k: k[1])
         if not wanted:
             return {}
@@ -264,7 +273,7 @@ class LedgerRepository:
                 "SELECT l.id, l.tenant_id, l.last_seq, l.last_hash FROM ledgers AS l"
                 " JOIN unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)"
                 " ON l.id = k.id AND l.tenant_id = k.tenant_id"
-                " ORDER BY l.id FOR UPDATE OF l",
+                " ORDER BY l.id FOR NO KEY UPDATE OF l",
                 [t for t, _ in wanted],
                 [i for _, i in wanted],
             )
