@@ -48,13 +48,16 @@ def sqlite_path(database_url: str) -> Path | None:
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if settings.is_sqlite:
+        # no pre-ping: a file has no server to lose, and the ping cost every transaction a
+        # statement
         path = sqlite_path(settings.database_url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
     else:
         options |= {
+            "pool_pre_ping": True,  # a restarted server's dead connections are replaced
             "pool_size": settings.db_pool_size,
             "max_overflow": settings.db_max_overflow,
             # Every pooled connection starts with a statement timeout: a runaway query is
