@@ -3,13 +3,18 @@ matched to them, the sure matches are booked on their own, a person accepts, rej
 unreconciles the rest — and the bank's money is in the ledger exactly once throughout."""
 
 import asyncio
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.kit.ids import new_id
 from autoledger.platform.auth.roles import Role
 from autoledger.reconcile.scoring import prior
+from autoledger.reconcile.tables import ReconcileMatch, ReconcileMatchItem, ReconcileMatchLine
 from tests.api.test_errors_and_observability import assert_problem
 from tests.banking.support import BankSetup, bank_account, csv_statement, upload
 from tests.categorize.test_bookkeeping_api import WAIT_SECONDS, all_proposals
@@ -79,8 +84,32 @@ async def bank_balance(
     return Decimal(balances[0]["posted"]) if balances else Decimal(0)
 
 
+async def _suggest_again(
+    sessionmaker: async_sessionmaker[AsyncSession], match_id: str
+) -> uuid.UUID:
+    """A new suggestion for the lines and items of match ``match_id`` (a later run's)."""
+    async with sessionmaker() as session:
+        match = await session.get_one(ReconcileMatch, uuid.UUID(match_id))
+        copy = ReconcileMatch(
+            **{
+                c.key: getattr(match, c.key)
+                for c in ReconcileMatch.__table__.columns
+                if c.key not in {"id", "entry_id", "decided_by", "decided_at"}
+            }
+        )
+        copy.id, copy.status, copy.rank, copy.auto = new_id(), "suggested", 2, False
+        session.add(copy)
+        await session.flush()
+        for part in (ReconcileMatchLine, ReconcileMatchItem):
+            for row in (await session.scalars(select(part).where(part.match_id == match.id))).all():
+                values = {c.key: getattr(row, c.key) for c in part.__table__.columns}
+                session.add(part(**{**values, "match_id": copy.id}))
+        await session.commit()
+        return copy.id
+
+
 async def test_a_statement_is_reconciled_against_invoices(
-    client: httpx.AsyncClient, tenant: TenantKeys
+    client: httpx.AsyncClient, tenant: TenantKeys, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     setup = await bank_account(client, tenant, currency="USD", account_number=None)
     marked = await client.put(
@@ -153,6 +182,14 @@ async def test_a_statement_is_reconciled_against_invoices(
         f"/v1/open-items/{items['INV-00043']['id']}", headers=tenant.headers()
     )
     assert settled.json()["status"] == "settled"
+
+    # A suggestion whose line another match has reconciled since is stale: accepting it is
+    # a clean conflict that changes nothing (as when a run and a person race for a line).
+    stale = await _suggest_again(sessionmaker, acme["id"])
+    refused_stale = await decide(client, tenant, str(stale), "accept")
+    assert_problem(refused_stale, 409, "reconcile.match_stale")
+    assert "already reconciled" in refused_stale.json()["detail"]
+    assert str(stale) in {m["id"] for m in await matches(client, setup, status="suggested")}
 
     # Whatever was not sure enough waits as a suggestion; accept them all.
     for suggestion in await matches(client, setup, status="suggested"):

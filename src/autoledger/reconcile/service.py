@@ -508,20 +508,23 @@ async def _reconcile(
     settings: ReconcileSettings | None = None,
 ) -> None:
     """Book ``match``; a run passes the bank account and settings it already loaded."""
-    lines, allocations = await match_parts(session, match.id)
-    for line in lines:
-        session.add(
-            ReconciledLine(
-                bank_transaction_id=line.bank_transaction_id,
-                tenant_id=match.tenant_id,
-                match_id=match.id,
-            )
-        )
+    match_id = match.id
+    lines, allocations = await match_parts(session, match_id)
     try:
+        # The claim rows are added inside the savepoint: ``begin_nested`` flushes what is
+        # pending first, outside it, where a conflict would doom the whole transaction.
         async with session.begin_nested():
+            session.add_all(
+                ReconciledLine(
+                    bank_transaction_id=line.bank_transaction_id,
+                    tenant_id=match.tenant_id,
+                    match_id=match_id,
+                )
+                for line in lines
+            )
             await session.flush()
     except IntegrityError as exc:
-        raise MatchStale(f"a line of match {match.id} is already reconciled") from exc
+        raise MatchStale(f"a line of match {match_id} is already reconciled") from exc
     items = {
         i.id: i
         for i in (
