@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from autoledger.kit.settings import Settings
 from autoledger.platform.events.envelope import Event
 from autoledger.platform.webhooks import service, signing
-from autoledger.platform.webhooks.dispatcher import WebhookDispatcher
+from autoledger.platform.webhooks.dispatcher import AttemptResult, WebhookDispatcher
 from autoledger.platform.webhooks.tables import WebhookDelivery, WebhookEndpoint
 from tests.conftest import TenantKeys
 from tests.platform.webhooks.conftest import (
@@ -471,3 +471,37 @@ async def test_an_unreachable_endpoint_is_a_failed_attempt(
     assert attempt.error is not None
     assert attempt.error.startswith("ConnectError")
     assert found.delivery.status == "pending"
+
+
+async def test_recording_an_attempt_takes_the_endpoint_before_its_delivery(
+    wh_settings: Settings,
+    wh_sessionmaker: Maker,
+    wh_tenant: TenantKeys,
+    receiver: Receiver,
+    clock: Clock,
+    dispatcher_factory: Callable[..., Any],
+) -> None:
+    """Deleting an endpoint locks it, then its deliveries (the cascade); recording a failed
+    attempt must take the same order, or the two deadlock (as they once did in CI)."""
+    if wh_settings.is_sqlite:
+        pytest.skip("row locks are PostgreSQL's")
+    endpoint, _, _ = await _setup(wh_sessionmaker, wh_tenant, receiver)
+    async with dispatcher_factory() as dispatcher:
+        [claimed] = await dispatcher._claim(10)
+        failed = AttemptResult(status_code=500, duration_ms=1, error=None, response_body="no")
+        async with wh_sessionmaker() as deleter:
+            await service.get_endpoint(deleter, wh_tenant.id, endpoint.id, for_update=True)
+            recording = asyncio.create_task(dispatcher._record(claimed, clock(), failed))
+            await asyncio.sleep(0.3)
+            assert not recording.done()  # it waits for the endpoint...
+            # ...holding nothing the delete's cascade needs (NOWAIT raises if it did)
+            await deleter.execute(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.id == claimed.id)
+                .with_for_update(nowait=True)
+            )
+            await service.delete_endpoint(deleter, wh_tenant.id, endpoint.id)
+            await deleter.commit()
+        await asyncio.wait_for(recording, timeout=10)  # the delivery is gone: lease lost
+    async with wh_sessionmaker() as session:
+        assert await session.get(WebhookDelivery, claimed.id) is None

@@ -243,6 +243,7 @@ class WebhookDispatcher:
         )
         async with self.sessionmaker() as session, session.begin():
             repository = WebhookRepository(session)
+            await repository.lock_endpoint(claimed.endpoint.id)
             if not await repository.record(
                 self.owner,
                 claimed,

@@ -70,6 +70,15 @@ class WebhookRepository:
         """The endpoint with its deliveries and attempts (foreign keys cascade)."""
         await self.session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
 
+    async def lock_endpoint(self, endpoint_id: uuid.UUID) -> None:
+        """Take the endpoint's row lock before any of its deliveries' (PostgreSQL): the lock
+        order of ``DELETE /v1/webhooks/{id}`` too (the endpoint, then its deliveries by the
+        cascade), so a recorder and a delete never wait on each other in a cycle. Not
+        exclusive of the key-share locks that queuing new deliveries takes."""
+        await self.session.execute(
+            select(_E.c.id).where(_E.c.id == endpoint_id).with_for_update(key_share=True)
+        )
+
     async def clear_failing(self, endpoint_id: uuid.UUID) -> None:
         await self.session.execute(
             update(_E).where(_E.c.id == endpoint_id).values(failing_since=None)
