@@ -18,6 +18,7 @@ from autoledger.kit.settings import Settings
 from autoledger.ledger import service as ledger_service
 from autoledger.ledger.tables import Ledger
 from autoledger.platform.audit import service as audit
+from autoledger.platform.events import outbox
 from autoledger.platform.events.consumers import registered_consumers
 from autoledger.platform.events.nats_bus import stream_name
 from autoledger.platform.webhooks.service import matches
@@ -842,13 +843,6 @@ async def collect(
             "WHERE target_type = 'journal_entry' GROUP BY 1, 2"
         ):
             snap.audit[(r[0], r[1])] = r[2]
-        for r in await conn.fetch("SELECT body, published_at IS NOT NULL FROM event_outbox"):
-            body = json.loads(bytes(r[0]))
-            snap.events.append(
-                EventRow(
-                    body["id"], body.get("tenant", ""), body["type"], body.get("subject", ""), r[1]
-                )
-            )
         snap.inbox = {
             (r[0], str(r[1]))
             for r in await conn.fetch("SELECT consumer, event_id FROM event_inbox")
@@ -947,6 +941,27 @@ async def _collect_bank(conn: asyncpg.Connection, snap: Snapshot) -> None:
             "FROM open_item_settlements"
         )
     ]
+
+
+async def collect_events(system_url: str, snap: Snapshot) -> None:
+    """Every event the outbox holds, sent or not: read through the outbox itself, which
+    expands the bundles a statement import queues for its lines (ADR 0020)."""
+    engine = create_engine(Settings(database_url=system_url))
+    try:
+        async with create_sessionmaker(engine)() as session:
+            for raw, sent in await outbox.queued(session):
+                body = json.loads(raw)
+                snap.events.append(
+                    EventRow(
+                        body["id"],
+                        body.get("tenant", ""),
+                        body["type"],
+                        body.get("subject", ""),
+                        sent,
+                    )
+                )
+    finally:
+        await engine.dispose()
 
 
 async def verify_chains(system_url: str, snap: Snapshot) -> None:

@@ -120,7 +120,9 @@ async def set_up(api: Api, books: list[Book], receivers: dict[str, Receiver]) ->
 async def _backlog(cluster: Cluster) -> dict[str, int]:
     conn = await asyncpg.connect(cluster.owner_dsn, timeout=10)
     try:
-        unsent = await conn.fetchval("SELECT count(*) FROM event_outbox WHERE published_at IS NULL")
+        unsent = await conn.fetchval(
+            "SELECT coalesce(sum(weight), 0) FROM event_outbox WHERE published_at IS NULL"
+        )
         due = await conn.fetchval(
             "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= now() at time zone 'utc')"
@@ -243,9 +245,9 @@ async def soak(options: Options) -> dict[str, Any]:
         snap = await checker.collect(
             cluster.owner_dsn, received, {r.url: name for name, r in receivers.items()}
         )
-        await checker.verify_chains(
-            cluster.owner_dsn.replace("postgresql://", "postgresql+asyncpg://", 1), snap
-        )
+        system_url = cluster.owner_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+        await checker.collect_events(system_url, snap)
+        await checker.verify_chains(system_url, snap)
         if options.bus == "nats":
             snap.broker_pending = await checker.broker_pending(
                 f"nats://127.0.0.1:{cluster.broker_port}", NAMESPACE

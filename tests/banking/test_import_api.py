@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from autoledger.banking.schemas import BankTransactionOut
 from autoledger.banking.tables import BankTransactionRecord
 from autoledger.platform.auth.roles import Role
+from autoledger.platform.events import outbox
 from autoledger.platform.events.envelope import Event
-from autoledger.platform.events.tables import OutboxRecord
 from tests.banking.support import (
     IBAN,
     bank_account,
@@ -241,26 +241,15 @@ async def test_every_new_line_is_announced_once_and_the_import_too(
     await upload(client, setup, csv_statement(JANUARY))
     await upload(client, setup, csv_statement(JANUARY + LATE_JANUARY[1:]))
     async with sessionmaker() as session:
-        counts = dict(
-            (
-                await session.execute(
-                    select(OutboxRecord.type, func.count())
-                    .where(OutboxRecord.tenant_id == tenant.id)
-                    .group_by(OutboxRecord.type)
-                )
-            ).all()
+        bodies = await outbox.event_bodies(
+            session, tenant_id=tenant.id, type_="banking.transaction.imported.v1"
         )
-    assert counts["banking.transaction.imported.v1"] == 5
-    assert counts["banking.import.completed.v1"] == 2
-    async with sessionmaker() as session:
-        bodies = (
-            await session.scalars(
-                select(OutboxRecord.body).where(
-                    OutboxRecord.tenant_id == tenant.id,
-                    OutboxRecord.type == "banking.transaction.imported.v1",
-                )
-            )
-        ).all()
+        completed = await outbox.event_bodies(
+            session, tenant_id=tenant.id, type_="banking.import.completed.v1"
+        )
+    assert len(bodies) == 5
+    assert len({Event.from_json(b).id for b in bodies}) == 5
+    assert len(completed) == 2
     served = {x["id"]: x for x in await lines(client, setup)}
     for body in bodies:
         event = Event.from_json(body)

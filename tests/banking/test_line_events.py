@@ -12,7 +12,6 @@ from datetime import date
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.banking.pipeline import insert_lines, line_payload
@@ -21,8 +20,9 @@ from autoledger.banking.schemas import BankTransactionOut
 from autoledger.db.tenancy import acting_for
 from autoledger.kit.clock import utcnow
 from autoledger.kit.ids import new_id, new_ids
+from autoledger.kit.sensitive import mask
+from autoledger.platform.events import outbox
 from autoledger.platform.events.envelope import Event
-from autoledger.platform.events.tables import OutboxRecord
 from tests.banking.support import bank_account
 from tests.conftest import TenantKeys
 
@@ -48,6 +48,7 @@ def _batch(tenant: uuid.UUID, account: uuid.UUID, currency: str, scale: int) -> 
         lines.counterparty_name.append(None if n % 2 else f"Party {n}")
         lines.counterparty_account.append(counterparty)
         lines.counterparty_account_enc.append(None)
+        lines.counterparty_account_masked.append(mask(counterparty) if counterparty else None)
         lines.bank_reference.append(f"REF{n}" if n else None)
         lines.end_to_end_id.append(None)
         lines.transaction_code.append("PMNT-RCDT-ESCT" if n == 1 else None)
@@ -74,16 +75,9 @@ async def test_each_new_line_is_announced_with_its_api_form_in_file_order(
         async with sessionmaker() as session, session.begin():
             assert await insert_lines(session, lines, utcnow()) == 0  # all known: no events
         async with sessionmaker() as session:
-            bodies = (
-                await session.scalars(
-                    select(OutboxRecord.body)
-                    .where(
-                        OutboxRecord.tenant_id == tenant.id,
-                        OutboxRecord.type == "banking.transaction.imported.v1",
-                    )
-                    .order_by(OutboxRecord.seq)
-                )
-            ).all()
+            bodies = await outbox.event_bodies(
+                session, tenant_id=tenant.id, type_="banking.transaction.imported.v1"
+            )
     events = [Event.from_json(body) for body in bodies]
     assert [e.data for e in events] == [line_payload(lines, i) for i in range(len(LINES))]
     for event, line_id in zip(events, lines.id, strict=True):

@@ -2,10 +2,11 @@
 
 The file is parsed as a stream (the parser runs in a thread, a chunk at a time, so the
 event loop stays free) and written in chunks inside **one** transaction: the import's lines,
-their ``banking.transaction.imported.v1`` events and the completed import commit together,
-or nothing does. A failed import is then recorded in a transaction of its own, with the
-report that says why. While it runs, the worker renews its lease and publishes progress in
-short separate transactions; a worker that loses its lease rolls back.
+their ``banking.transaction.imported.v1`` events (on PostgreSQL one outbox bundle per chunk,
+which the relay expands from the committed lines: ADR 0020) and the completed import commit
+together, or nothing does. A failed import is then recorded in a transaction of its own,
+with the report that says why. While it runs, the worker renews its lease and publishes
+progress in short separate transactions; a worker that loses its lease rolls back.
 
 Decisions (ADR 0010):
 - a rejected line fails the import unless ``skip_invalid``; the report lists every rejected
@@ -464,8 +465,8 @@ class _Run:
 
 
 async def insert_lines(session: AsyncSession, lines: LineBatch, now: datetime) -> int:
-    """Insert the lines new to their account, each with its ``banking.transaction.imported.v1``
-    event; how many were new."""
+    """Insert the lines new to their account and queue their ``banking.transaction.imported.v1``
+    events (on PostgreSQL as one outbox bundle); how many were new."""
     if not lines:
         return 0
     repository = BankingRepository(session)
@@ -514,6 +515,7 @@ def _add(
     lines.counterparty_name.append(_text(item.counterparty_name))
     lines.counterparty_account.append(counterparty)
     lines.counterparty_account_enc.append(seal(counterparty) if counterparty else None)
+    lines.counterparty_account_masked.append(mask(counterparty) if counterparty else None)
     lines.bank_reference.append(_text(item.bank_reference))
     lines.end_to_end_id.append(_text(item.end_to_end_id))
     lines.transaction_code.append(_text(item.transaction_code))
@@ -529,8 +531,7 @@ def _add(
 
 def line_payload(lines: LineBatch, index: int) -> dict[str, Any]:
     """The JSON form of ``schemas.BankTransactionOut`` for line ``index`` of ``lines`` (on
-    PostgreSQL the database builds the same object: see ``repository._PG_INSERT_LINES``)."""
-    counterparty = lines.counterparty_account[index]
+    PostgreSQL the database builds the same object: see ``repository._PG_LINE_EVENTS``)."""
     value_date = lines.value_date[index]
     running = lines.running_balance[index]
     return {
@@ -544,7 +545,7 @@ def line_payload(lines: LineBatch, index: int) -> dict[str, Any]:
         "currency": lines.currency,
         "description": lines.description[index],
         "counterparty_name": lines.counterparty_name[index],
-        "counterparty_account": mask(counterparty) if counterparty else None,
+        "counterparty_account": lines.counterparty_account_masked[index],
         "bank_reference": lines.bank_reference[index],
         "end_to_end_id": lines.end_to_end_id[index],
         "transaction_code": lines.transaction_code[index],

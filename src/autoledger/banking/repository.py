@@ -19,7 +19,6 @@ from autoledger.banking.tables import (
     StatementImport,
 )
 from autoledger.kit.ids import new_ids
-from autoledger.kit.sensitive import mask
 from autoledger.platform.events import outbox
 
 _T: Table = BankTransactionRecord.__table__  # type: ignore[assignment]  # a Table, typed as FromClause
@@ -35,6 +34,7 @@ LINE_COLUMNS = (
     "description",
     "counterparty_name",
     "counterparty_account_enc",
+    "counterparty_account_masked",
     "bank_reference",
     "end_to_end_id",
     "transaction_code",
@@ -50,7 +50,7 @@ _SQL_TYPES = (
     "date",
     "date",
     "int8",
-    *["text"] * 6,
+    *["text"] * 7,
     "int8",
     "jsonb",
     "text",
@@ -80,6 +80,7 @@ class LineBatch:
     counterparty_name: list[str | None] = field(default_factory=list)
     counterparty_account_enc: list[str | None] = field(default_factory=list)
     counterparty_account: list[str | None] = field(default_factory=list)
+    counterparty_account_masked: list[str | None] = field(default_factory=list)
     bank_reference: list[str | None] = field(default_factory=list)
     end_to_end_id: list[str | None] = field(default_factory=list)
     transaction_code: list[str | None] = field(default_factory=list)
@@ -110,44 +111,61 @@ def _money_sql(column: str) -> str:
     return f"round({column}::numeric / power(10::numeric, CAST(:scale AS int4)), CAST(:scale AS int4))::text"
 
 
-_LINES = "l"
+#: the outbox expander of a chunk of new lines (see :func:`_expand_lines`)
+LINES_BUNDLE = "banking.imported-lines"
+
 # The bulk insert of an import on PostgreSQL: one statement per chunk, arrays instead of
-# one bind per value. A line whose key the account already has is skipped; each new line
-# gets its banking.transaction.imported.v1 event in the same statement, in file order, its
-# payload built by the database (the JSON form of schemas.BankTransactionOut, which a test
-# holds equal to the API's).
+# one bind per value. A line whose key the account already has is skipped. The new lines
+# are announced by **one** outbox bundle (ADR 0020) that stands for their
+# banking.transaction.imported.v1 events: the relay builds them from the committed lines
+# (see _PG_LINE_EVENTS) when it publishes, so the import writes no event rows of its own.
 _PG_INSERT_LINES = text(
     "WITH l AS (SELECT * FROM unnest("  # noqa: S608 - constants only  # nosec B608
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(LINE_COLUMNS, _SQL_TYPES, strict=True))
-    + ", CAST(:event_id AS uuid[]), CAST(:counterparty_masked AS text[]))"
-    " WITH ORDINALITY AS l("
+    + ") AS l("
     + ", ".join(LINE_COLUMNS)
-    + ", event_id, counterparty_masked, position)),"
+    + ")),"
     " inserted AS (INSERT INTO bank_transactions ("
     + ", ".join(LINE_COLUMNS)
     + ", tenant_id, bank_account_id, import_id, currency, created_at) SELECT "
     + ", ".join(LINE_COLUMNS)
     + ", CAST(:tenant_id AS uuid), CAST(:bank_account_id AS uuid), CAST(:import_id AS uuid),"
-    " CAST(:currency AS text), CAST(:event_created_at AS timestamptz) FROM l"
-    " ON CONFLICT (bank_account_id, dedup_key) DO NOTHING RETURNING id),"
-    " announced AS ("
-    + outbox.announce_sql(
-        rows="l JOIN inserted USING (id)",
-        id_sql="l.event_id",
+    " CAST(:currency AS text), CAST(:created_at AS timestamptz) FROM l"
+    " ON CONFLICT (bank_account_id, dedup_key) DO NOTHING RETURNING 1),"
+    " counted AS (SELECT count(*) AS n FROM inserted),"
+    " bundled AS (INSERT INTO event_outbox (event_id, dedup_id, tenant_id, type, ordering_key,"
+    " body, created_at, attempts, expander, weight)"
+    " SELECT CAST(:bundle_id AS uuid), CAST(:bundle_id AS text), CAST(:tenant_id AS uuid),"
+    " CAST(:event_type AS text), CAST(:partitionkey AS text), CAST(:bundle AS bytea),"
+    " CAST(:created_at AS timestamptz), 0, CAST(:expander AS text), n FROM counted WHERE n > 0)"
+    " SELECT n FROM counted"
+)
+
+# The events of one bundle: the chunk's new lines (an import's lines have increasing ids, in
+# file order; duplicates were never inserted, and other imports' lines are filtered out),
+# each event's id derived from its line's (see line_event_id), its payload the JSON form of
+# schemas.BankTransactionOut built by the database (a test holds it equal to the API's).
+_LINE_EVENT_ID = (
+    "encode(set_byte(uuid_send(l.id), 15, get_byte(uuid_send(l.id), 15) # 1), 'hex')::uuid"
+)
+_PG_LINE_EVENTS = text(
+    f"SELECT CAST({_LINE_EVENT_ID} AS text), "  # noqa: S608 - constants only  # nosec B608
+    + outbox.event_body_sql(
+        id_sql=_LINE_EVENT_ID,
         subject_sql="'bank-transactions/' || l.id",
         data_sql=outbox.json_object_sql(
             [
                 ("id", "l.id", "quoted"),
-                ("bank_account_id", ":bank_account_id", "quoted"),
-                ("import_id", ":import_id", "quoted"),
+                ("bank_account_id", "l.bank_account_id", "quoted"),
+                ("import_id", "l.import_id", "quoted"),
                 ("line", "l.line_no", "json"),
                 ("booking_date", "to_char(l.booking_date, 'YYYY-MM-DD')", "quoted"),
                 ("value_date", "to_char(l.value_date, 'YYYY-MM-DD')", "quoted"),
                 ("amount", _money_sql("l.amount"), "quoted"),
-                ("currency", ":currency", "string"),
+                ("currency", "l.currency", "string"),
                 ("description", "l.description", "string"),
                 ("counterparty_name", "l.counterparty_name", "string"),
-                ("counterparty_account", "l.counterparty_masked", "string"),
+                ("counterparty_account", "l.counterparty_account_masked", "string"),
                 ("bank_reference", "l.bank_reference", "string"),
                 ("end_to_end_id", "l.end_to_end_id", "string"),
                 ("transaction_code", "l.transaction_code", "string"),
@@ -156,10 +174,28 @@ _PG_INSERT_LINES = text(
                 ("raw", "NULL", "json"),
             ]
         ),
-        order_sql="l.position",
     )
-    + ") SELECT count(*) FROM inserted"
+    + " FROM bank_transactions l WHERE l.import_id = CAST(:import_id AS uuid)"
+    " AND l.id BETWEEN CAST(:first AS uuid) AND CAST(:last AS uuid) ORDER BY l.id"
 )
+
+
+def line_event_id(line_id: uuid.UUID) -> uuid.UUID:
+    """The id of a line's ``banking.transaction.imported.v1`` event when a bundle announced
+    it: the line's id with its last bit flipped, so that expanding the bundle again gives the
+    same id (the broker and the consumers' inboxes drop the repeat) and it stays time-ordered."""
+    return uuid.UUID(int=line_id.int ^ 1)
+
+
+async def _expand_lines(session: AsyncSession, bundle: bytes) -> list[tuple[str, bytes]]:
+    """The events of a bundle of new lines (its body: which lines, and the envelope members
+    they share)."""
+    params = orjson.loads(bundle)
+    rows = (await session.execute(_PG_LINE_EVENTS, params)).all()
+    return [(dedup_id, bytes(body)) for dedup_id, body in rows]
+
+
+outbox.register_expander(LINES_BUNDLE, _expand_lines)
 
 
 class BankingRepository:
@@ -296,28 +332,37 @@ class BankingRepository:
         return [r[0] for r in await self.session.execute(statement)]
 
     async def insert_and_announce_lines(self, lines: LineBatch, now: datetime) -> int:
-        """PostgreSQL: insert the lines whose dedup key is new for their account and queue a
-        ``banking.transaction.imported.v1`` event for each, in one statement; how many."""
+        """PostgreSQL: insert the lines whose dedup key is new for their account and queue
+        one outbox bundle for their ``banking.transaction.imported.v1`` events, in one
+        statement; how many were new."""
         if not lines:
             return 0
+        shared = outbox.announce_params(
+            source=SOURCE,
+            event_type=TRANSACTION_IMPORTED.name,
+            tenant_id=lines.tenant_id,
+            partitionkey=ordering_key(lines.tenant_id, lines.bank_account_id),
+            at=now,
+        )
+        bundle = {
+            "import_id": str(lines.import_id),
+            "first": str(min(lines.id)),
+            "last": str(max(lines.id)),
+            "scale": lines.scale,
+            **{k: shared[k] for k in ("event_head", "event_middle", "event_tail")},
+        }
         params: dict[str, Any] = {name: getattr(lines, name) for name in LINE_COLUMNS}
         params.update(
-            outbox.announce_params(
-                source=SOURCE,
-                event_type=TRANSACTION_IMPORTED.name,
-                tenant_id=lines.tenant_id,
-                partitionkey=ordering_key(lines.tenant_id, lines.bank_account_id),
-                at=now,
-            ),
-            event_id=new_ids(len(lines)),
-            counterparty_masked=[
-                None if a is None else mask(a) for a in lines.counterparty_account
-            ],
             tenant_id=lines.tenant_id,
             bank_account_id=lines.bank_account_id,
             import_id=lines.import_id,
             currency=lines.currency,
-            scale=lines.scale,
+            created_at=now,
+            bundle_id=new_ids(1)[0],
+            event_type=TRANSACTION_IMPORTED.name,
+            partitionkey=shared["event_partitionkey"],
+            bundle=orjson.dumps(bundle),
+            expander=LINES_BUNDLE,
         )
         return int((await self.session.execute(_PG_INSERT_LINES, params)).scalar_one())
 

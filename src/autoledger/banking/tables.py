@@ -139,6 +139,8 @@ class BankTransactionRecord(IdMixin, CreatedAtMixin, Base):
     description: Mapped[str] = mapped_column(Text)
     counterparty_name: Mapped[str | None] = mapped_column(String(500))
     counterparty_account_enc: Mapped[str | None] = mapped_column(Text)
+    # the account's mask (last four characters), which the line's event carries
+    counterparty_account_masked: Mapped[str | None] = mapped_column(String(40))
     bank_reference: Mapped[str | None] = mapped_column(String(200))
     end_to_end_id: Mapped[str | None] = mapped_column(String(200))
     transaction_code: Mapped[str | None] = mapped_column(String(100))

@@ -13,10 +13,12 @@ from pydantic import BaseModel
 
 from autoledger.platform.events.envelope import Event
 
-# Modules that declare event types; importing them fills the catalog.
+# Modules that declare event types or outbox expanders; importing them fills the catalog
+# (and the outbox's expanders).
 EVENT_MODULES = (
     "autoledger.ledger.events",
     "autoledger.banking.events",
+    "autoledger.banking.repository",
     "autoledger.categorize.events",
     "autoledger.reconcile.events",
 )

@@ -1,17 +1,25 @@
 """The transactional outbox: events are rows written in the same transaction as the change.
 
-:func:`append` is all a producer calls. The relay side (:func:`claim`, :func:`mark_sent`,
-:func:`release`) lives here too, so every query on the table is in one place.
+:func:`append` is all a producer calls. The relay side (:func:`claim`, :func:`expand`,
+:func:`mark_sent`, :func:`release`) lives here too, so every query on the table is in one
+place.
+
+A bulk producer may queue a **bundle** instead: one row standing for many events that an
+expander it registered (:func:`register_expander`) builds from the producer's own committed
+rows when the relay publishes it. A statement import of 100,000 lines then writes 20 outbox
+rows, not 100,000 (ADR 0020). An expander must build the same events every time it is asked
+(same ids, same bodies): a bundle published twice is deduplicated like any event.
 """
 
+import importlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
 from pydantic import TypeAdapter
-from sqlalchemy import Table, and_, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.kit.clock import utcnow
@@ -74,28 +82,17 @@ async def append(session: AsyncSession, events: Sequence[Event]) -> None:
     await session.execute(insert(_T), rows(events))
 
 
-def announce_sql(*, rows: str, id_sql: str, subject_sql: str, data_sql: str, order_sql: str) -> str:
-    """PostgreSQL: an INSERT of one event per row of ``rows`` (a FROM clause), the body built
-    by the database as :meth:`Event.to_json` would: the same members in the same order.
-
-    For a bulk producer (a statement import announces every line): the rows are already in
-    the database's hands, so building 100,000 bodies there costs the producer nothing. The
-    ``*_sql`` arguments are SQL expressions over ``rows``: the event id (a uuid), the subject
-    (text) and the ``data`` object (json). What every event of the batch shares is encoded
-    once, by :func:`announce_params`, and the database only splices the per-row members in.
-    """
-    body = (
+def event_body_sql(*, id_sql: str, subject_sql: str, data_sql: str) -> str:
+    """PostgreSQL: the CloudEvent JSON (bytea) :meth:`Event.to_json` would give, built by the
+    database from SQL expressions for the event id (a uuid), the subject (text) and the
+    ``data`` object (json text): the same members in the same order. What every event of a
+    batch shares is encoded once, by :func:`announce_params`, and the database only splices
+    the per-row members in (a bulk producer's rows are already in the database's hands, so
+    building 100,000 bodies there costs the producer nothing)."""
+    return (
         f"convert_to(CAST(:event_head AS text) || to_json(CAST({id_sql} AS text))::text"
         f" || CAST(:event_middle AS text) || to_json(CAST({subject_sql} AS text))::text"
         f" || CAST(:event_tail AS text) || CAST({data_sql} AS text) || '}}', 'UTF8')"
-    )
-    return (
-        "INSERT INTO event_outbox"  # noqa: S608 - the caller's constant SQL  # nosec B608
-        " (event_id, dedup_id, tenant_id, type, ordering_key, body, created_at, attempts)"
-        f" SELECT {id_sql}, CAST({id_sql} AS text), CAST(:event_tenant AS uuid),"
-        " CAST(:event_type AS text), CAST(:event_partitionkey AS text),"
-        f" {body}, CAST(:event_created_at AS timestamptz), 0"
-        f" FROM {rows} ORDER BY {order_sql}"
     )
 
 
@@ -125,7 +122,7 @@ def json_object_sql(members: Sequence[tuple[str, str, str]]) -> str:
 def announce_params(
     *, source: str, event_type: str, tenant_id: uuid.UUID, partitionkey: str, at: datetime
 ) -> dict[str, object]:
-    """The binds of :func:`announce_sql`: what every event of the batch shares, the envelope's
+    """The binds of :func:`event_body_sql`: what every event of the batch shares, the envelope's
     shared members already encoded (between them go the id, the subject and the data)."""
 
     def members(**values: object) -> str:
@@ -160,6 +157,39 @@ async def append_replay(session: AsyncSession, event: Event, dedup_id: str) -> N
     await session.execute(insert(_T).values(**row))
 
 
+async def append_bundle(
+    session: AsyncSession,
+    *,
+    expander: str,
+    bundle_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    type_: str,
+    partitionkey: str,
+    weight: int,
+    body: bytes,
+) -> None:
+    """Queue, in the caller's transaction, one row standing for ``weight`` events of
+    ``type_`` that the expander named ``expander`` builds from ``body`` when the relay
+    publishes it. ``bundle_id`` names the row, never an event. (A producer whose rows are
+    inserted by one SQL statement may write the same row in that statement instead.)"""
+    if weight < 1:
+        raise ValueError("a bundle stands for at least one event")
+    await session.execute(
+        insert(_T).values(
+            event_id=bundle_id,
+            dedup_id=str(bundle_id),
+            tenant_id=tenant_id,
+            type=type_,
+            ordering_key=partitionkey,
+            body=body,
+            created_at=utcnow(),
+            attempts=0,
+            expander=expander,
+            weight=weight,
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     seq: int
@@ -167,19 +197,94 @@ class Claimed:
     type: str
     ordering_key: str
     body: bytes
+    expander: str | None = None  # a bundle: ``body`` is what its expander reads
+    weight: int = 1  # the number of events the row stands for
+
+
+# the columns of a Claimed, in its fields' order
+_CLAIMED = (
+    _T.c.seq,
+    _T.c.dedup_id,
+    _T.c.type,
+    _T.c.ordering_key,
+    _T.c.body,
+    _T.c.expander,
+    _T.c.weight,
+)
+
+#: An expander: the ``(dedup id, CloudEvent JSON)`` of each event a bundle stands for, in
+#: publishing order, from the bundle's body; it reads the producer's rows through the session.
+Expander = Callable[[AsyncSession, bytes], Awaitable[list[tuple[str, bytes]]]]
+
+_EXPANDERS: dict[str, Expander] = {}
+
+
+def register_expander(name: str, expander: Expander) -> None:
+    """Make bundles named ``name`` publishable (a domain module calls this at import)."""
+    if _EXPANDERS.get(name, expander) is not expander:
+        raise ValueError(f"outbox expander {name!r} is registered twice")
+    _EXPANDERS[name] = expander
+
+
+class UnknownExpander(LookupError):
+    pass
+
+
+def _expander(name: str) -> Expander:
+    if name not in _EXPANDERS:
+        # a relay process may not have imported the producing domain yet
+        from autoledger.platform.events.catalog import EVENT_MODULES
+
+        for module in EVENT_MODULES:
+            importlib.import_module(module)
+    try:
+        return _EXPANDERS[name]
+    except KeyError:
+        raise UnknownExpander(f"no outbox expander {name!r} is registered") from None
+
+
+async def expand(session: AsyncSession, row: Claimed) -> list[tuple[str, bytes]]:
+    """The ``(dedup id, body)`` of every event ``row`` stands for (itself, unless a bundle)."""
+    if row.expander is None:
+        return [(row.dedup_id, row.body)]
+    return await _expander(row.expander)(session, row.body)
+
+
+async def queued(
+    session: AsyncSession, *, tenant_id: uuid.UUID | None = None, type_: str | None = None
+) -> list[tuple[bytes, bool]]:
+    """Every queued event's ``(body, sent)``, in publishing order, bundles expanded: what the
+    outbox holds, for tests, checks and tools (not a hot path)."""
+    query = select(*_CLAIMED[:-1], _T.c.published_at.is_not(None)).order_by(_T.c.seq)
+    if tenant_id is not None:
+        query = query.where(_T.c.tenant_id == tenant_id)
+    if type_ is not None:
+        query = query.where(_T.c.type == type_)
+    events: list[tuple[bytes, bool]] = []
+    for *row, sent in (await session.execute(query)).all():
+        events.extend((body, sent) for _, body in await expand(session, Claimed(*row)))
+    return events
+
+
+async def event_bodies(
+    session: AsyncSession, *, tenant_id: uuid.UUID | None = None, type_: str | None = None
+) -> list[bytes]:
+    """The bodies of :func:`queued`."""
+    return [body for body, _ in await queued(session, tenant_id=tenant_id, type_=type_)]
 
 
 async def claim(
     session: AsyncSession, owner: str, limit: int, lease: float, now: datetime | None = None
 ) -> list[Claimed]:
-    """Lease up to ``limit`` unsent rows to ``owner``, oldest first, and commit the lease.
+    """Lease up to ``limit`` unsent events to ``owner``, oldest first, and commit the lease
+    (a bundle counts as the events it stands for; one row is leased whatever it weighs).
 
     A row is claimable when it is unsent and no unsent row of its ordering key is leased by
     another live relay or waiting out a failed publish: so two relays never publish the same
-    key at once, and each key goes out in ``seq`` order (a claim takes a prefix of each key). On PostgreSQL the claim takes a
-    transaction advisory lock so that claims run one at a time (a claim is one short UPDATE);
-    ``FOR UPDATE SKIP LOCKED`` keeps it from waiting on rows a ``mark_sent`` still holds.
-    SQLite has one writer at a time anyway, and one relay per database.
+    key at once, and each key goes out in ``seq`` order (a claim takes a prefix of each key).
+    On PostgreSQL the claim takes a transaction advisory lock so that claims run one at a
+    time; ``FOR UPDATE SKIP LOCKED`` keeps it from waiting on rows a ``mark_sent`` still
+    holds. On SQLite the leasing UPDATE re-checks the candidates itself.
     """
     at = now or utcnow()
     until = at + timedelta(seconds=lease)
@@ -195,7 +300,7 @@ async def claim(
         func.coalesce(_T.c.lease_owner, "") != owner,
     )
     candidates = (
-        select(_T.c.seq)
+        select(_T.c.seq, _T.c.weight)
         .where(
             _T.c.published_at.is_(None),
             # free rows only: rows this relay holds are being published right now
@@ -207,11 +312,29 @@ async def claim(
     )
     if pg:
         candidates = candidates.with_for_update(skip_locked=True)
+    # ``limit`` counts events: a bundle weighs what it stands for. The first row is taken
+    # whatever it weighs; a prefix in seq order is a prefix of every key.
+    chosen: list[int] = []
+    events = 0
+    for seq, weight in (await session.execute(candidates)).all():
+        if chosen and events + weight > limit:
+            break
+        chosen.append(seq)
+        events += weight
+    if not chosen:
+        await session.commit()
+        return []
+    claimable: ColumnElement[bool] = _T.c.seq.in_(chosen)
+    if not pg:
+        # SQLite has no row locks: another relay may have leased some of ``chosen`` since the
+        # SELECT, so the UPDATE (one writer at a time) asks again which rows are claimable.
+        # Each key's share of the answer is still a prefix of that key.
+        claimable &= _T.c.seq.in_(candidates.with_only_columns(_T.c.seq).scalar_subquery())
     result = await session.execute(
         update(_T)
-        .where(_T.c.seq.in_(candidates.scalar_subquery()))
+        .where(claimable)
         .values(lease_owner=owner, lease_until=until, attempts=_T.c.attempts + 1)
-        .returning(_T.c.seq, _T.c.dedup_id, _T.c.type, _T.c.ordering_key, _T.c.body)
+        .returning(*_CLAIMED)
     )
     claimed = [Claimed(*r) for r in result.all()]
     await session.commit()
@@ -259,7 +382,9 @@ class Lag:
 
 async def lag(session: AsyncSession, now: datetime | None = None) -> Lag:
     result = await session.execute(
-        select(func.count(), func.min(_T.c.created_at)).where(_T.c.published_at.is_(None))
+        select(func.coalesce(func.sum(_T.c.weight), 0), func.min(_T.c.created_at)).where(
+            _T.c.published_at.is_(None)
+        )
     )
     count, oldest = result.one()
     if oldest is None:
@@ -280,10 +405,12 @@ async def purge_published(session: AsyncSession, older_than: timedelta) -> int:
 
 async def requeue_published_since(session: AsyncSession, since: datetime) -> int:
     """Make rows published after ``since`` unsent again (the in-process bus's restart: its
-    queues died with the process; consumers' inbox drops what they had applied)."""
+    queues died with the process; consumers' inbox drops what they had applied); how many
+    events that is."""
     result = await session.execute(
         update(_T)
         .where(_T.c.published_at.is_not(None), _T.c.published_at >= since)
         .values(published_at=None, lease_owner=None, lease_until=None)
+        .returning(_T.c.weight)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return sum(result.scalars())

@@ -53,23 +53,45 @@ class Relay:
         self, claimed: list[outbox.Claimed], held_keys: set[str]
     ) -> list[BaseException | None]:
         """Publish ``claimed``, except rows of ``held_keys`` (an earlier row of their key just
-        failed: publishing these would overtake it)."""
+        failed: publishing these would overtake it). A bundle is expanded first; it counts as
+        published when the broker took every one of its events. A bundle that cannot be
+        expanded fails, and holds its key like a failed publish."""
         results: list[BaseException | None] = [
             KeyBlocked(c.ordering_key) if c.ordering_key in held_keys else None for c in claimed
         ]
         unheld = [i for i, c in enumerate(claimed) if c.ordering_key not in held_keys]
         if not unheld:
             return results
-        messages = [
-            Message(claimed[i].dedup_id, claimed[i].ordering_key, claimed[i].type, claimed[i].body)
-            for i in unheld
-        ]
+        messages: list[Message] = []
+        owners: list[int] = []  # the claimed row of each message
+        failed_keys: set[str] = set()
+        bundles = [i for i in unheld if claimed[i].expander is not None]
+        expanded: dict[int, list[tuple[str, bytes]]] = {}
+        if bundles:
+            async with self.sessionmaker() as session:
+                for i in bundles:
+                    try:
+                        expanded[i] = await outbox.expand(session, claimed[i])
+                    except Exception as exc:  # the row is given back with why
+                        results[i] = exc
+        for i in unheld:
+            row = claimed[i]
+            if row.ordering_key in failed_keys or results[i] is not None:
+                failed_keys.add(row.ordering_key)
+                results[i] = results[i] or KeyBlocked(row.ordering_key)
+                continue
+            for dedup_id, body in expanded.get(i, [(row.dedup_id, row.body)]):
+                messages.append(Message(dedup_id, row.ordering_key, row.type, body))
+                owners.append(i)
+        if not messages:
+            return results
         try:
             published = await self.bus.publish(messages)
         except Exception as exc:  # the whole batch failed (broker unreachable, ...)
             published = [exc] * len(messages)
-        for i, result in zip(unheld, published, strict=True):
-            results[i] = result
+        for i, result in zip(owners, published, strict=True):
+            if results[i] is None:
+                results[i] = result
         return results
 
     async def _settle(
@@ -77,6 +99,7 @@ class Relay:
     ) -> int:
         """Mark what the broker took as sent, give the rest back after a growing delay."""
         sent = [c.seq for c, r in zip(claimed, results, strict=True) if r is None]
+        events = sum(c.weight for c, r in zip(claimed, results, strict=True) if r is None)
         failed = [
             (c.seq, f"{type(r).__name__}: {r}")
             for c, r in zip(claimed, results, strict=True)
@@ -91,10 +114,10 @@ class Relay:
             log.warning(
                 "relay.publish_failed", failed=len(failed), sent=len(sent), error=failed[0][1]
             )
-        self.published += len(sent)
-        if self.on_published is not None and sent:
-            self.on_published(len(sent))
-        return len(sent)
+        self.published += events
+        if self.on_published is not None and events:
+            self.on_published(events)
+        return events
 
     def _retry_in(self) -> float:
         return min(0.25 * 2.0**self.failures, 10.0)

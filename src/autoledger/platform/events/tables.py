@@ -17,12 +17,17 @@ class OutboxRecord(Base):
 
     ``seq`` is the commit-independent insertion order the relay publishes in; ``dedup_id`` is
     the broker's deduplication id (the event id, or a distinct id for a dead-letter replay).
+
+    A **bundle** row stands for ``weight`` events that the expander it names builds when the
+    relay publishes it (see ``outbox.register_expander``; ADR 0020): a statement import
+    queues one row per chunk of lines instead of one per line. A plain event has no expander
+    and weight 1.
     """
 
     __tablename__ = "event_outbox"
 
     seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column()
     dedup_id: Mapped[str] = mapped_column(String(80), unique=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column()
     type: Mapped[str] = mapped_column(String(120))
@@ -34,6 +39,8 @@ class OutboxRecord(Base):
     lease_until: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    expander: Mapped[str | None] = mapped_column(String(60))
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     __table_args__ = (
         # The relay's claim scans only unsent rows, in order.
@@ -47,10 +54,17 @@ class OutboxRecord(Base):
         Index(
             "ix_event_outbox_unsent_lease",
             "lease_until",
-            postgresql_where=text("published_at IS NULL"),
-            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL AND lease_until IS NOT NULL"),
+            sqlite_where=text("published_at IS NULL AND lease_until IS NOT NULL"),
         ),
-        Index("ix_event_outbox_published_at", "published_at"),
+        # The purge of old published rows (an unsent row is not in it: one index less to
+        # write per event).
+        Index(
+            "ix_event_outbox_published_at",
+            "published_at",
+            postgresql_where=text("published_at IS NOT NULL"),
+            sqlite_where=text("published_at IS NOT NULL"),
+        ),
     )
 
 
