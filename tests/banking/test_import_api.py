@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoledger.banking.pipeline import Importer
 from autoledger.banking.schemas import BankTransactionOut
-from autoledger.banking.tables import BankTransactionRecord
+from autoledger.banking.tables import BankTransactionRecord, StatementImport
 from autoledger.platform.auth.roles import Role
 from autoledger.platform.events import outbox
 from autoledger.platform.events.envelope import Event
@@ -232,6 +233,37 @@ async def test_an_idempotent_retry_returns_the_first_answer(
     other = await upload(client, setup, csv_statement(LATE_JANUARY), key=key)
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency.key_reused"
+
+
+async def test_a_retry_after_an_inline_import_broke_off_replays_the_accepted_import(
+    client: httpx.AsyncClient,
+    tenant: TenantKeys,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import row commits before the file is imported within the request; a request
+    that breaks off then must not leave a retry free to take the file in a second time."""
+    setup = await bank_account(client, tenant)
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("the process went away mid-import")
+
+    monkeypatch.setattr(Importer, "run", broken)
+    key = random_key()
+    first = await upload(client, setup, csv_statement(JANUARY), key=key)
+    assert first.status_code == 500
+    monkeypatch.undo()
+    again = await upload(client, setup, csv_statement(JANUARY), key=key)
+    assert again.status_code == 202, again.text
+    assert again.headers["idempotency-replayed"] == "true"
+    assert again.json()["status"] == "processing"  # a worker takes it over when its lease ends
+    async with sessionmaker() as session:
+        imports = await session.scalar(
+            select(func.count())
+            .select_from(StatementImport)
+            .where(StatementImport.bank_account_id == uuid.UUID(setup.bank_account_id))
+        )
+    assert imports == 1
 
 
 async def test_every_new_line_is_announced_once_and_the_import_too(

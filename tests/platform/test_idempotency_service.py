@@ -58,3 +58,28 @@ async def test_a_request_whose_key_was_taken_over_cannot_commit_its_effect(
         await session.commit()
     replay = await service.claim(sessionmaker, tenant.id, "k", "h", retention=day, lease=day)
     assert replay == service.StoredResponse(201, b"retry")
+
+
+async def test_a_stored_answer_is_revised_only_by_the_request_that_stored_it(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """An inline import stores its 202 with the import row, then its outcome: the revision
+    is fenced by the completion, so a stale writer cannot overwrite an answer."""
+    tenant = await make_tenant(sessionmaker)
+    day = timedelta(hours=24)
+    owner = await service.claim(sessionmaker, tenant.id, "k", "h", retention=day, lease=day)
+    assert isinstance(owner, service.Claim)
+    async with sessionmaker() as session:
+        done = await service.complete(session, tenant.id, "k", owner, 202, b"accepted")
+        await session.commit()
+    accepted = await service.claim(sessionmaker, tenant.id, "k", "h", retention=day, lease=day)
+    assert accepted == service.StoredResponse(202, b"accepted")
+    async with sessionmaker() as session:
+        with pytest.raises(ClaimLost):  # the claim's token is not the completion's
+            await service.revise(session, tenant.id, "k", owner, 201, b"stale")
+        await session.rollback()
+    async with sessionmaker() as session:
+        await service.revise(session, tenant.id, "k", done, 201, b"imported")
+        await session.commit()
+    final = await service.claim(sessionmaker, tenant.id, "k", "h", retention=day, lease=day)
+    assert final == service.StoredResponse(201, b"imported")

@@ -30,9 +30,17 @@ class Slot:
     key: str
     claim: service.Claim
     stored: bool = field(default=False)
+    _done: service.Claim | None = None
 
     async def store(self, session: AsyncSession, status: int, body: bytes) -> None:
-        await service.complete(session, self.tenant_id, self.key, self.claim, status, body)
+        """Store the answer; a second call (after the first one's commit) replaces it: a
+        provisional answer made durable early, then the final one."""
+        if self._done is None:
+            self._done = await service.complete(
+                session, self.tenant_id, self.key, self.claim, status, body
+            )
+        else:
+            await service.revise(session, self.tenant_id, self.key, self._done, status, body)
         self.stored = True
 
 

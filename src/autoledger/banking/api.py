@@ -4,7 +4,8 @@ An import is a multipart upload. A file up to ``import_inline_max_bytes`` is imp
 the request (201 with the finished import); a larger one is stored and handed to the import
 worker (202 with the queued import and a ``Location`` to poll). Either way the response is
 the import resource; ``Idempotency-Key`` is honoured, recognizing a retry by the file's
-digest and the options.
+digest and the options (a retry of an inline import that broke off replays the 202 stored
+with the import row; ADR 0010).
 """
 
 import asyncio
@@ -278,20 +279,20 @@ async def _import(
                 action="banking.import.create",
                 target_type="import",
             )
+            # An answer (202, the import as queued or processing) is known now: it is stored
+            # with the import row, in one commit, so a retry after a crash or a failed
+            # request replays it (the import finishes on a worker) rather than taking the
+            # file in a second time. An inline import replaces it with its outcome.
+            accepted = service.import_out(await service.get_import(session, tenant_id, import_id))
+            body = accepted.model_dump_json().encode()
+            if slot is not None:
+                await slot.store(session, 202, body)
+            await session.commit()
             if not inline:
-                # The answer (202, the queued import) is known now: it is stored with the
-                # import row, in one commit, so a retry after a crash or a failed request
-                # replays it rather than queueing the file a second time.
-                queued = service.import_out(await service.get_import(session, tenant_id, import_id))
-                body = queued.model_dump_json().encode()
-                if slot is not None:
-                    await slot.store(session, 202, body)
-                await session.commit()
                 request.app.state.runtime.imports.wake()
                 response = json_response(202, body)
                 response.headers["Location"] = f"/v1/imports/{import_id}"
                 return response
-            await session.commit()
             await importer.run(tenant_id, import_id, owner)
             session.expire_all()
             out = service.import_out(await service.get_import(session, tenant_id, import_id))

@@ -137,10 +137,12 @@ async def complete(
     claim: Claim,
     status: int,
     body: bytes,
-) -> None:
+) -> Claim:
     """Store the response in the caller's (business) transaction, if the claim is still
     this request's; else :class:`ClaimLost`, and the caller's transaction must roll back.
-    The lease end moves on, so a takeover waiting on this row finds it changed."""
+    The lease end moves on, so a takeover waiting on this row finds it changed; the claim
+    returned fences :func:`revise`."""
+    done = Claim(utcnow())
     result = await session.execute(
         update(IdempotencyRecord)
         .where(
@@ -149,12 +151,41 @@ async def complete(
             IdempotencyRecord.state == "in_flight",
             IdempotencyRecord.locked_until == claim.token,
         )
-        .values(state="done", response_status=status, response_body=body, locked_until=utcnow())
+        .values(state="done", response_status=status, response_body=body, locked_until=done.token)
     )
     if getattr(result, "rowcount", 0) != 1:
         raise ClaimLost(
             "another request took this Idempotency-Key over while this one ran; nothing was"
             " changed by this one: retry to get that request's answer",
+            headers={"Retry-After": "1"},
+        )
+    return done
+
+
+async def revise(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    key: str,
+    done: Claim,
+    status: int,
+    body: bytes,
+) -> None:
+    """Replace the response a request stored with :func:`complete` (``done`` is what that
+    returned): for a request whose provisional answer had to be durable with its first
+    commit and whose final answer comes later (an import run within the request)."""
+    result = await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.tenant_id == tenant_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.state == "done",
+            IdempotencyRecord.locked_until == done.token,
+        )
+        .values(response_status=status, response_body=body)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ClaimLost(
+            "this Idempotency-Key's stored answer changed while the request ran",
             headers={"Retry-After": "1"},
         )
 
