@@ -31,8 +31,9 @@ async def run_after_import(session: AsyncSession, event: Event) -> None:
         bank = await service.get_bank_account(session, event.tenant, completed.bank_account_id)
     except BankAccountNotFound:
         return  # deleted since: nothing to match
-    if (await service.settings_of(session, bank.ledger_id)).run_on_import:
-        await service.run(session, event.tenant, bank.id)
+    settings = await service.settings_of(session, bank.ledger_id)
+    if settings.run_on_import:
+        await service.run(session, event.tenant, bank.id, bank=bank, settings=settings)
 
 
 CONSUMERS = [

@@ -141,9 +141,18 @@ async def policy_of(
     )
 
 
-async def run(session: AsyncSession, tenant_id: uuid.UUID, bank_account_id: uuid.UUID) -> RunReport:
-    bank = await get_bank_account(session, tenant_id, bank_account_id)
-    settings = await settings_of(session, bank.ledger_id)
+async def run(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    bank_account_id: uuid.UUID,
+    *,
+    bank: BankAccount | None = None,
+    settings: ReconcileSettings | None = None,
+) -> RunReport:
+    """Match the bank account's unreconciled lines (a caller that loaded the bank account
+    and its ledger's settings passes them)."""
+    bank = bank or await get_bank_account(session, tenant_id, bank_account_id)
+    settings = settings or await settings_of(session, bank.ledger_id)
     policy = await policy_of(session, bank.ledger_id, settings)
     query = select(BankTransactionRecord).where(
         BankTransactionRecord.tenant_id == tenant_id,
