@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoledger.db.engine import create_engine
@@ -14,6 +14,7 @@ from autoledger.db.migrate import current_revision, downgrade, head_revision, up
 from autoledger.kit.settings import Settings
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.errors import TenantNotFound
+from autoledger.platform.events import outbox
 from tests.conftest import BACKENDS, make_settings, postgres_database
 
 # Tables the head schema must have; "alembic_version" is Alembic's own bookkeeping.
@@ -73,6 +74,37 @@ async def test_upgrading_at_head_changes_nothing(empty_database: Settings) -> No
         before = await schema(engine)
         await asyncio.to_thread(upgrade, empty_database)
         assert await schema(engine) == before
+    finally:
+        await engine.dispose()
+
+
+async def test_a_downgrade_past_outbox_bundles_waits_for_them_to_drain(
+    empty_database: Settings,
+) -> None:
+    """Below 0017 a bundle would be read as one plain event: its events would be lost."""
+    owner = empty_database.system_database_url or empty_database.database_url
+    engine = create_engine(Settings(database_url=owner))  # the outbox is the system's
+    try:
+        await asyncio.to_thread(upgrade, empty_database)
+        async with async_sessionmaker(engine)() as session:
+            await outbox.append_bundle(
+                session,
+                expander="test.pings",
+                bundle_id=uuid.uuid4(),
+                tenant_id=uuid.uuid4(),
+                type_="test.ping.v1",
+                partitionkey="k",
+                weight=7,
+                body=b"{}",
+            )
+            await session.commit()
+        with pytest.raises(RuntimeError, match="7 events wait in unsent outbox bundles"):
+            await asyncio.to_thread(downgrade, empty_database, "20261124_0016")
+        assert await current_revision(engine) == head_revision()
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE event_outbox SET published_at = created_at"))
+        await asyncio.to_thread(downgrade, empty_database, "20261124_0016")
+        assert await current_revision(engine) == "20261124_0016"
     finally:
         await engine.dispose()
 

@@ -24,7 +24,7 @@ from autoledger.kit.settings import ENV_PREFIX, Settings
 from autoledger.ledger import journal
 from autoledger.platform.auth.roles import Role
 from autoledger.platform.events import consumers, outbox
-from autoledger.platform.events.bus import Bus
+from autoledger.platform.events.bus import Bus, Message
 from autoledger.platform.events.buses import create_bus
 from autoledger.platform.events.consumers import Consumer, ConsumerRunner
 from autoledger.platform.events.envelope import Event
@@ -191,6 +191,42 @@ async def _port_open(port: int) -> bool:
     writer.close()
     await writer.wait_closed()
     return True
+
+
+async def test_a_frozen_broker_fails_a_bundle_sized_publish_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    """An outbox bundle hands the bus 5,000 messages at once: more acks than the NATS client
+    lets wait, which once stalled the relay for as long as the broker did not answer."""
+    if not Path(NATS_SERVER).exists():
+        service_unavailable("nats-server binary not found")
+    port = free_port()
+    store = Path(tempfile.mkdtemp(prefix="nats-", dir=tmp_path))
+    with private_nats(port, store) as server:
+        for _ in range(50):
+            if await _port_open(port):
+                break
+            await asyncio.sleep(0.1)
+        bus = NatsBus(url=f"nats://127.0.0.1:{port}", namespace="frozen", publish_timeout=1.0)
+        await bus.connect()
+        try:
+            tenant = uuid.uuid4()
+            assert await bus.publish([_message(ping_event(tenant, "k", 0))]) == [None]
+            batch = [_message(ping_event(tenant, f"k{n % 3}", n)) for n in range(5_000)]
+            server.send_signal(signal.SIGSTOP)  # up, but answering nothing
+            publishing = asyncio.ensure_future(bus.publish(batch))
+            try:
+                done, _ = await asyncio.wait([publishing], timeout=20)
+            finally:
+                server.send_signal(signal.SIGCONT)
+            assert publishing in done, "the publish waited on the frozen broker"
+            assert all(r is not None for r in publishing.result())  # nothing claimed stored
+        finally:
+            await bus.close()
+
+
+def _message(event: Event) -> Message:
+    return Message(str(event.id), event.partitionkey, event.type, event.to_json())
 
 
 async def test_writes_go_on_while_the_broker_is_down_and_drain_in_order(tmp_path: Path) -> None:

@@ -201,3 +201,29 @@ async def test_a_bundle_needs_an_event_and_an_expander_one_name() -> None:
             weight=0,
             body=b"{}",
         )
+
+
+async def test_a_bundle_whose_rows_fall_short_is_held_not_counted(own_db: OwnDatabase) -> None:
+    tenant = uuid.uuid4()
+    body = {"name": "short", "count": 3, "tenant": str(tenant), "key": "k"}
+    async with own_db.sessionmaker() as session:
+        await outbox.append_bundle(
+            session,
+            expander=PINGS,
+            bundle_id=uuid.uuid4(),
+            tenant_id=tenant,
+            type_=TYPE,
+            partitionkey="k",
+            weight=5,  # promises more than its rows give
+            body=orjson.dumps(body),
+        )
+        await session.commit()
+    bus = RecordingBus(InProcessBus())
+    relay = Relay(own_db.sessionmaker, bus)
+    assert await relay.run_once() == 0
+    assert bus.published == []
+    async with own_db.sessionmaker() as session:
+        error = await session.scalar(select(OutboxRecord.last_error))
+        assert (await outbox.lag(session)).unsent == 5
+    assert error is not None
+    assert "stands for 5 events, its rows gave 3" in error

@@ -38,6 +38,8 @@ _API_PREFIX = "$JS.API"
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 _UNSAFE_TOKEN = re.compile(r"[\s*>]|^\.|\.$|\.\.")
 _NANOSECONDS = 1_000_000_000
+#: most publishes awaiting their ack at once (the client stalls at 4,000, without a timeout)
+_ACK_WINDOW = 1_000
 
 
 def stream_name(namespace: str) -> str:
@@ -279,11 +281,33 @@ class NatsBus:
         await self._ensure_stream()
         _, js = self._context()
         results: list[BaseException | None] = [None] * len(messages)
-        blocked: set[str] = set()
+        blocked: set[str] = set()  # keys with a message that was not stored
+        # At most _ACK_WINDOW acks outstanding: the client stalls, without a timeout, once
+        # 4,000 are (an outbox bundle alone is 5,000 messages), and a broker that lost them
+        # would hold the relay for ever. A key blocked in one window stays blocked after.
+        for start in range(0, len(messages), _ACK_WINDOW):
+            await self._publish_window(
+                js,
+                messages,
+                range(start, min(start + _ACK_WINDOW, len(messages))),
+                results,
+                blocked,
+            )
+        return results
+
+    async def _publish_window(
+        self,
+        js: JetStreamContext,
+        messages: Sequence[Message],
+        window: range,
+        results: list[BaseException | None],
+        blocked: set[str],
+    ) -> None:
         sent: list[tuple[int, asyncio.Future[Any]]] = []
         # Written in batch order on one connection, so JetStream stores a key's messages in
         # batch order; a message that cannot be written blocks its key before later ones go.
-        for index, message in enumerate(messages):
+        for index in window:
+            message = messages[index]
             if message.key in blocked:
                 results[index] = KeyBlocked(message.key)
                 continue
@@ -292,8 +316,8 @@ class NatsBus:
                 future = await js.publish_async(
                     event_subject(self.namespace, message.type),
                     message.body,
-                    # No stall timeout: asyncio.wait_for costs a task per message, and the
-                    # client's 4,000 pending acks only fill up under concurrent batches.
+                    # No stall timeout (asyncio.wait_for costs a task per message): the
+                    # window keeps the pending acks under the client's 4,000.
                     stream=self.stream,
                     headers=headers,
                 )
@@ -327,7 +351,7 @@ class NatsBus:
                 results[index] = error
                 if isinstance(error, NoStreamResponseError):
                     self._stream_ready = False
-        return results
+        blocked |= failed
 
     async def subscribe(
         self,

@@ -230,6 +230,10 @@ class UnknownExpander(LookupError):
     pass
 
 
+class BundleMismatch(RuntimeError):
+    """A bundle's expansion gave another number of events than its weight."""
+
+
 def _expander(name: str) -> Expander:
     if name not in _EXPANDERS:
         # a relay process may not have imported the producing domain yet

@@ -74,6 +74,16 @@ class Relay:
                         expanded[i] = await outbox.expand(session, claimed[i])
                     except Exception as exc:  # the row is given back with why
                         results[i] = exc
+                        await session.rollback()  # the next bundle reads in a clean transaction
+                        continue
+                    if len(expanded[i]) != claimed[i].weight:
+                        # the producer's rows do not say what the bundle promised: publish
+                        # none of it, hold the key and say so (lag shows it until mended)
+                        results[i] = outbox.BundleMismatch(
+                            f"bundle {claimed[i].dedup_id} ({claimed[i].expander}) stands for"
+                            f" {claimed[i].weight} events, its rows gave {len(expanded[i])}"
+                        )
+                        log.error("relay.bundle_mismatch", error=str(results[i]))
         for i in unheld:
             row = claimed[i]
             if row.ordering_key in failed_keys or results[i] is not None:

@@ -55,6 +55,19 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # An unsent bundle would become a plain event whose body is the bundle's: its events
+    # would be lost. Let the relay drain them first.
+    unsent = op.get_bind().scalar(
+        sa.text(
+            "SELECT coalesce(sum(weight), 0) FROM event_outbox"
+            " WHERE expander IS NOT NULL AND published_at IS NULL"
+        )
+    )
+    if unsent:
+        raise RuntimeError(
+            f"{unsent} events wait in unsent outbox bundles: run a worker until the outbox"
+            " is drained, then downgrade"
+        )
     with op.batch_alter_table("bank_transactions", schema=None) as batch_op:
         batch_op.drop_column("counterparty_account_masked")
     with op.batch_alter_table("event_outbox", schema=None) as batch_op:
