@@ -34,6 +34,9 @@ vendor and customer universe (a test checks it). Its default auto-booking thresh
 measured by that script on lines of the prior's generator with another seed, which the prior
 never saw, and never on the Simulator's lines; it ships in the prior's metadata and is read
 from there.
+``--company development`` replays a company of another seed (:data:`DEVELOPMENT_SEED`) whose
+vendors and customers come from another universe of names (a test checks the two share no
+counterparty): model changes are chosen there, and the benchmark company only measures them.
 Progress on stderr; the last stdout line is one JSON object.
 """
 
@@ -42,6 +45,7 @@ import asyncio
 import csv
 import io
 import json
+import random
 import tempfile
 import threading
 import time
@@ -56,6 +60,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 from asgi_lifespan import LifespanManager
+from scripts.build_match_prior import invented_name
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
@@ -77,6 +82,7 @@ from autoledger.categorize.memory import CounterpartyMemory
 from autoledger.categorize.prior import Prior
 from autoledger.db.engine import create_engine, create_sessionmaker
 from autoledger.db.migrate import upgrade
+from autoledger.demo.model import Company
 from autoledger.demo.simulator import simulate
 from autoledger.kit.money import format_amount
 from autoledger.kit.settings import Settings
@@ -91,6 +97,11 @@ from bench.common import machine_info, percentile, say, throwaway_database
 SEED = 2024
 MONTHS = 12
 SCALE = 2
+#: ``--company development``: where model changes are chosen, never on the benchmark company
+#: (another seed and another universe of counterparty names: the invented names of
+#: ``scripts/build_match_prior.py``, drawn here with a seed of this option's own)
+DEVELOPMENT_SEED = 52_001
+DEVELOPMENT_NAMES_SEED = 52_777
 BASE_CURRENCY = "USD"
 TARGET_PRECISION = 0.99
 MONTH1_AUTOMATION = 0.30
@@ -563,11 +574,22 @@ class Baseline:
         return time.perf_counter() - started
 
 
-def company_lines() -> tuple[list[BankLine], dict[str, str], list[BankAccountSpec], Counter[str]]:
-    """The Simulator company's lines in the ledger's base currency, booking-date order, with
-    their true accounts, bank accounts and the lines left out per currency (the service
-    books a line in its own currency, and the chart's accounts carry the base currency)."""
-    company = simulate(SEED, MONTHS, scale=SCALE)
+def simulated(which: str) -> Company:
+    """The benchmark company, or the development company model changes are chosen on."""
+    if which == "benchmark":
+        return simulate(SEED, MONTHS, scale=SCALE)
+    rng = random.Random(DEVELOPMENT_NAMES_SEED)  # nosec B311: not secrets
+    used: set[str] = set()
+    return simulate(DEVELOPMENT_SEED, MONTHS, scale=SCALE, names=lambda: invented_name(rng, used))
+
+
+def company_lines(
+    which: str = "benchmark",
+) -> tuple[list[BankLine], dict[str, str], list[BankAccountSpec], Counter[str]]:
+    """The company's lines in the ledger's base currency, booking-date order, with their
+    true accounts, bank accounts and the lines left out per currency (the service books a
+    line in its own currency, and the chart's accounts carry the base currency)."""
+    company = simulated(which)
     truth = {item.line_id: item.gl_account for item in company.truths}
     accounts = {
         s.account.id: BankAccountSpec(
@@ -730,8 +752,9 @@ def targets(months: list[dict[str, Any]], latency_p99: float) -> dict[str, bool]
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
-    log(f"simulating seed {SEED}, {MONTHS} months, scale {SCALE}")
-    lines, truth, accounts, left_out = company_lines()
+    seed = SEED if args.company == "benchmark" else DEVELOPMENT_SEED
+    log(f"simulating the {args.company} company: seed {seed}, {MONTHS} months, scale {SCALE}")
+    lines, truth, accounts, left_out = company_lines(args.company)
     log(f"{len(lines)} bank lines in {BASE_CURRENCY}; left out: {dict(left_out)}")
     prior = Prior.load()
     metadata = prior.model.metadata
@@ -759,7 +782,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bench": "categorize",
         "machine": machine_info(postgresql),
-        "seed": SEED,
+        "company": args.company,
+        "seed": seed,
         "scale": SCALE,
         "bank_lines": len(lines),
         "left_out_lines": dict(left_out),
@@ -793,5 +817,12 @@ if __name__ == "__main__":
         default="sqlite",
         help="the api pipeline's database: a fresh SQLite file (the embedded default) or a "
         "throw-away PostgreSQL database on BENCH_PG (default postgres@127.0.0.1:5432)",
+    )
+    parser.add_argument(
+        "--company",
+        choices=("benchmark", "development"),
+        default="benchmark",
+        help="the benchmark company (seed 2024, the Simulator's names), or a development "
+        "company of another seed and another universe of names to choose model changes on",
     )
     print(json.dumps(main(parser.parse_args())))

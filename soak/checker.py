@@ -22,7 +22,7 @@ from autoledger.platform.events import outbox
 from autoledger.platform.events.consumers import registered_consumers
 from autoledger.platform.events.nats_bus import stream_name
 from autoledger.platform.webhooks.service import matches
-from soak.load import Upload, Write
+from soak.load import Decision, Upload, Write
 
 MAX_EXAMPLES = 5
 
@@ -292,6 +292,10 @@ def constraints_hold(snap: Snapshot) -> Invariant:
     return _invariant("constraints_hold", {"constrained_balances": checked}, problems)
 
 
+#: the client id prefix of the reversal unreconciling a match books (reconcile.service)
+UNRECONCILED = "unreconcile:"
+
+
 def acknowledged_exactly_once(snap: Snapshot, writes: Iterable[Write]) -> Invariant:
     """Every write acknowledged to a client exists exactly once, as acknowledged; every
     refused write left nothing; every write without an answer exists at most once; and no
@@ -346,6 +350,19 @@ def acknowledged_exactly_once(snap: Snapshot, writes: Iterable[Write]) -> Invari
                 problems.append(f"{w.key}: acknowledged {w.kind} but entry is {target.status}")
             elif w.outcome == "rejected" and applied:
                 problems.append(f"{w.key}: refused {w.kind} was applied")
+    # Unreconciling a match reverses its settlement under the client id
+    # "unreconcile:<match>": a person's decision, not a client's write; once per match, and
+    # only for a match that is unreconciled.
+    match_status = {m.id: m.status for m in snap.matches}
+    for key, found in by_key.items():
+        if key.startswith(UNRECONCILED):
+            sent.add(key)
+            counts["unreconcile_reversals"] += 1
+            status = match_status.get(key.removeprefix(UNRECONCILED))
+            if len(found) > 1:
+                problems.append(f"{key}: {len(found)} reversals (unreconciled twice)")
+            elif status != "unreconciled":
+                problems.append(f"{key}: a reversal, but the match is {status}")
     phantoms = [k for k in by_key if k not in sent]
     problems += [f"{k}: exists but no client sent it" for k in phantoms[:MAX_EXAMPLES]]
     counts["entries"] = len(snap.entries)
@@ -773,11 +790,32 @@ def reconciliation_consistent(snap: Snapshot) -> Invariant:
     return _invariant("reconciliation_consistent", counts, problems)
 
 
+def decisions_answered(decisions: Iterable[Decision]) -> Invariant:
+    """No reconciliation decision was left on a server error: one that got no answer before
+    its deadline kept being retried, and its last attempt was not a 5xx (a fault heals in
+    seconds; a 5xx to the end is a bug, as a stale suggestion's accept once was)."""
+    counts: Counter[str] = Counter()
+    problems: list[str] = []
+    for decision in decisions:
+        counts[f"{decision.kind}_{decision.outcome}"] += 1
+        last = decision.statuses[-1] if decision.statuses else ""
+        if decision.outcome == "unknown" and last.startswith("5"):
+            problems.append(
+                f"{decision.kind} {decision.key}: {len(decision.statuses)} attempts, the last"
+                f" answered {last}"
+            )
+    return _invariant("decisions_answered", counts, problems)
+
+
 def check(
-    snap: Snapshot, writes: Iterable[Write], uploads: Iterable[Upload] = ()
+    snap: Snapshot,
+    writes: Iterable[Write],
+    uploads: Iterable[Upload] = (),
+    decisions: Iterable[Decision] = (),
 ) -> list[Invariant]:
     writes, uploads = list(writes), list(uploads)
     return [
+        decisions_answered(decisions),
         assets_sum_to_zero(snap),
         acknowledged_exactly_once(snap, writes),
         nothing_half_exists(snap),

@@ -110,10 +110,11 @@ class Upload:
 
 @dataclass
 class Decision:
-    """An explicit reconciliation run or an accepted suggestion."""
+    """An explicit reconciliation run, or a person's decision on a match: accepting or
+    rejecting a suggestion, unreconciling a reconciled match."""
 
     key: str
-    kind: Literal["reconcile", "accept"]
+    kind: Literal["reconcile", "accept", "reject", "unreconcile"]
     outcome: Outcome = "unknown"
     status: int | None = None
     attempts: int = 0
@@ -434,16 +435,29 @@ class Load:
 
     async def accept(self, book: Book) -> None:
         """Accept one of the suggestions waiting (a person confirming a match)."""
-        path = f"/v1/bank-accounts/{book.bank_account_id}/matches?status=suggested&limit=20"
+        await self._decide_match(book, "suggested", "accept")
+
+    async def reject(self, book: Book) -> None:
+        """Reject one of the suggestions waiting (a person saying "not this one")."""
+        await self._decide_match(book, "suggested", "reject")
+
+    async def unreconcile(self, book: Book) -> None:
+        """Undo a reconciled match (a person finding it wrong after the fact)."""
+        await self._decide_match(book, "reconciled", "unreconcile")
+
+    async def _decide_match(
+        self, book: Book, status: str, action: Literal["accept", "reject", "unreconcile"]
+    ) -> None:
+        path = f"/v1/bank-accounts/{book.bank_account_id}/matches?status={status}&limit=20"
         listed = await self.api.call(book, "GET", path)
         self.api.stats.reads += 1
         if listed is None or not listed.is_success or not listed.json():
             return
         match = self.rng.choice(listed.json())
-        decision = Decision(f"soak-accept-{uuid.uuid4().hex}", "accept")
+        decision = Decision(f"soak-{action}-{uuid.uuid4().hex}", action)
         self.decisions.append(decision)
         response = await self.api.call(
-            book, "POST", f"/v1/matches/{match['id']}/accept", {}, decision.key, decision
+            book, "POST", f"/v1/matches/{match['id']}/{action}", {}, decision.key, decision
         )
         self._decided(decision, response)
 
@@ -475,7 +489,9 @@ class Load:
             (0.035, self.upload),
             (0.008, self.reconcile),
             (0.007, self.accept),
-            (0.13, self.read),
+            (0.003, self.reject),
+            (0.003, self.unreconcile),
+            (0.124, self.read),
         )
         while not stop.is_set():
             book = self.rng.choice(self.books)

@@ -252,7 +252,7 @@ async def soak(options: Options) -> dict[str, Any]:
             snap.broker_pending = await checker.broker_pending(
                 f"nats://127.0.0.1:{cluster.broker_port}", NAMESPACE
             )
-        invariants = checker.check(snap, load.writes, load.uploads)
+        invariants = checker.check(snap, load.writes, load.uploads, load.decisions)
         deliveries = sorted(
             t - stats.started for name in ("steady", "other") for t in receivers[name].accepted_at
         )

@@ -5,6 +5,8 @@ from datetime import date
 from importlib.resources import files
 
 import pytest
+from bench.categorize import DEVELOPMENT_SEED, simulated
+from bench.categorize import SEED as BENCH_SEED
 from scripts.build_prior import (
     HELD_OUT_SEED,
     SEED,
@@ -159,3 +161,17 @@ def test_never_trained_on_the_simulator_the_prior_gets_most_of_it_right() -> Non
     assert accuracy > 0.65
     assert len(confident) > 0.2 * len(predictions)
     assert sum(confident) / len(confident) > 0.99
+
+
+def test_the_development_company_shares_no_counterparty_with_the_benchmark() -> None:
+    """Model changes are chosen on ``bench.categorize --company development``: another seed,
+    and names from another universe, so what is tuned there is not tuned on the benchmark."""
+    assert DEVELOPMENT_SEED != BENCH_SEED
+    development = simulated("development")
+    assert development.seed == DEVELOPMENT_SEED
+    names = {party.name for party in development.counterparties}
+    keys = {counterparty_key(line(name, counterparty=name)) for name in names} - {""}
+    assert len(keys) > 50
+    assert not keys & _simulator_keys()
+    benchmark = {party.name for party in simulated("benchmark").counterparties}
+    assert not names & benchmark

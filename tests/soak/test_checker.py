@@ -96,7 +96,7 @@ def by_name(snap: Snapshot, sent: list[Write]) -> dict[str, checker.Invariant]:
 def test_a_consistent_deployment_passes_every_invariant() -> None:
     results = by_name(consistent(), writes())
     assert {n: i.examples for n, i in results.items() if not i.passed} == {}
-    assert len(results) == 15  # ten for the ledger and events, five for the bank flows
+    assert len(results) == 16  # ten for the ledger and events, six for the bank flows
     assert results["webhooks_delivered_or_dead_lettered"].counts["duplicates_received"] == 1
     assert results["events_delivered_once"].counts["applied"] == 7
 

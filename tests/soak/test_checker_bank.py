@@ -17,7 +17,7 @@ from soak.checker import (
     SettlementRow,
     Snapshot,
 )
-from soak.load import Upload, Write
+from soak.load import Decision, Upload, Write
 
 from soak import checker
 
@@ -60,7 +60,7 @@ def consistent() -> Snapshot:
         EntryRow("s1", L, "posted", None, None, None),
         EntryRow("b2", L, "posted", None, None, None),
         EntryRow("s0", L, "posted", None, None, None),
-        EntryRow("s0r", L, "posted", None, None, "s0"),
+        EntryRow("s0r", L, "posted", None, "unreconcile:m2", "s0"),
     ]
 
     def legs(entry: str, debit: str, credit: str, amount: int) -> list[PostingRow]:
@@ -286,4 +286,38 @@ def test_invoices_are_held_to_exactly_once_like_entries() -> None:
     snap.entries.append(EntryRow("inv1b", L, "posted", "k1", None, None))  # applied twice
     assert "k1: 2 entries (applied twice)" in problems(
         checker.acknowledged_exactly_once(snap, [write, other])
+    )
+
+
+def test_a_decision_left_on_a_server_error_is_caught() -> None:
+    healed = Decision("k1", "accept", "acked", 200, 3, ["connection_error", "500", "200"])
+    refused = Decision("k2", "reject", "rejected", 409, 1, ["409"])
+    unanswered = Decision("k3", "unreconcile", "unknown", None, 2, ["connection_error", "503"])
+    looping = Decision("k4", "accept", "unknown", None, 40, ["500"] * 40)
+    passing = checker.decisions_answered([healed, refused])
+    assert passing.passed
+    assert passing.counts["accept_acked"] == 1
+    failing = checker.decisions_answered([healed, refused, unanswered, looping])
+    assert not failing.passed
+    assert failing.counts["violations"] == 2
+    assert "accept k4: 40 attempts, the last answered 500" in failing.examples
+
+
+def test_a_reversal_unreconciling_books_is_expected_once_and_only_for_its_match() -> None:
+    snap = consistent()
+    invoices = [
+        Write("k1", "invoice", "t", L, outcome="acked", entry_ids=["inv1"]),
+        Write("k2", "invoice", "t", L, outcome="acked", entry_ids=["inv2"]),
+    ]
+    passing = checker.acknowledged_exactly_once(snap, invoices)
+    assert passing.passed, passing.examples
+    assert passing.counts["unreconcile_reversals"] == 1
+    snap.entries.append(EntryRow("s0r2", L, "posted", None, "unreconcile:m2", "s0"))
+    assert "unreconcile:m2: 2 reversals (unreconciled twice)" in problems(
+        checker.acknowledged_exactly_once(snap, invoices)
+    )
+    snap = consistent()
+    snap.entries.append(EntryRow("s1r", L, "posted", None, "unreconcile:m1", "s1"))
+    assert "unreconcile:m1: a reversal, but the match is reconciled" in problems(
+        checker.acknowledged_exactly_once(snap, invoices)
     )
