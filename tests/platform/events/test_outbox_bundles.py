@@ -56,9 +56,16 @@ outbox.register_expander(BROKEN, _expand_broken)
 
 
 async def _bundle(
-    db: OwnDatabase, tenant: uuid.UUID, key: str, name: str, count: int, expander: str = PINGS
+    db: OwnDatabase,
+    tenant: uuid.UUID,
+    key: str,
+    name: str,
+    count: int,
+    expander: str = PINGS,
+    weight: int | None = None,
 ) -> list[str]:
-    """Queue a bundle of ``count`` pings; the ids its events will have."""
+    """Queue a bundle of ``count`` pings (standing for ``weight`` events, ``count`` unless
+    given); the ids its events will have."""
     body = {"name": name, "count": count, "tenant": str(tenant), "key": key}
     async with db.sessionmaker() as session:
         await outbox.append_bundle(
@@ -68,7 +75,7 @@ async def _bundle(
             tenant_id=tenant,
             type_=TYPE,
             partitionkey=key,
-            weight=count,
+            weight=count if weight is None else weight,
             body=orjson.dumps(body),
         )
         await session.commit()
@@ -204,20 +211,7 @@ async def test_a_bundle_needs_an_event_and_an_expander_one_name() -> None:
 
 
 async def test_a_bundle_whose_rows_fall_short_is_held_not_counted(own_db: OwnDatabase) -> None:
-    tenant = uuid.uuid4()
-    body = {"name": "short", "count": 3, "tenant": str(tenant), "key": "k"}
-    async with own_db.sessionmaker() as session:
-        await outbox.append_bundle(
-            session,
-            expander=PINGS,
-            bundle_id=uuid.uuid4(),
-            tenant_id=tenant,
-            type_=TYPE,
-            partitionkey="k",
-            weight=5,  # promises more than its rows give
-            body=orjson.dumps(body),
-        )
-        await session.commit()
+    await _bundle(own_db, uuid.uuid4(), "k", "short", 3, weight=5)  # promises more than it has
     bus = RecordingBus(InProcessBus())
     relay = Relay(own_db.sessionmaker, bus)
     assert await relay.run_once() == 0
