@@ -111,7 +111,8 @@ class StateCache:
     """Ledger states by ledger id. A state is reused while its stamp (the rules' last change,
     the champion and its thresholds, the settings, the chart size; without a champion, the
     number of labels) is unchanged; labels made since it was built are added to its counterparty
-    memory on the next use, so memory is always current."""
+    memory on the next use, so memory is always current. A rebuilt state keeps the memory
+    built so far (labels are only ever added): a new champion does not re-read every label."""
 
     states: dict[uuid.UUID, LedgerState] = field(default_factory=dict)
     metrics: BookkeepingMetrics = field(default_factory=BookkeepingMetrics)
@@ -122,8 +123,10 @@ class StateCache:
         stamp = await _stamp(session, ledger_id)
         state = self.states.get(ledger_id)
         if state is None or state.stamp != stamp:
-            state = await _load_state(session, tenant_id, ledger_id, stamp)
-            self.states[ledger_id] = state
+            fresh = await _load_state(session, tenant_id, ledger_id, stamp)
+            if state is not None:
+                fresh.memory, fresh.last_label_id = state.memory, state.last_label_id
+            state = self.states[ledger_id] = fresh
         await _catch_up_memory(session, state)
         return state
 
