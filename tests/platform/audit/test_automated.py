@@ -62,7 +62,9 @@ async def test_a_batch_of_n_entries_writes_n_records_and_expiry_is_the_system(
         ),
     )
     await asyncio.sleep(0.4)
-    assert await expire_pending(JournalWriter(sessionmaker), sessionmaker) >= 1
+    # the sweep here, or the running service's own expiry worker if it came first (the
+    # database is shared): either way the system voids the hold, once
+    await expire_pending(JournalWriter(sessionmaker), sessionmaker)
     [expired] = await audit_records(
         sessionmaker, setup.tenant_id, target_id=str(hold.id), action="ledger.entry.void"
     )
