@@ -30,7 +30,7 @@ class Slot:
     key: str
     claim: service.Claim
     stored: bool = field(default=False)
-    _done: service.Claim | None = None
+    _done: service.Claim | None = field(default=None, init=False)
 
     async def store(self, session: AsyncSession, status: int, body: bytes) -> None:
         """Store the answer; a second call (after the first one's commit) replaces it: a
