@@ -1,3 +1,4 @@
+import math
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -195,46 +196,71 @@ def test_feedback_after_now_is_not_learned_from() -> None:
     assert outcome.model.metadata["examples"] == 100
 
 
-def test_a_worse_challenger_is_not_promoted() -> None:
-    good = _feedback(200)
-    champion_model = train_model(
-        [LabelledExample(item.facts, item.account, item.when.date()) for item in good]
-    )
-    champion = Champion(champion_model, None, Thresholds(model=0.5))
-    # the recent feedback relabels half the vendors, then flips back in the holdout
-    relabelled = [
-        Feedback(
-            item.facts,
-            "6999" if i % 2 == 0 else item.account,
-            item.when,
-            item.proposed,
-            item.confidence,
-            item.source,
-        )
-        for i, item in enumerate(_feedback(160))
+def _champion(feedback: list[Feedback]) -> Champion:
+    first = retrain(feedback, champion=None, now=feedback[-1].when)
+    assert first.model is not None
+    assert first.thresholds is not None
+    return Champion(first.model, first.calibrator, first.thresholds)
+
+
+def _relabelled(items: list[Feedback], every: int = 2) -> list[Feedback]:
+    return [
+        Feedback(item.facts, "6999" if i % every == 0 else item.account, item.when)
+        for i, item in enumerate(items)
     ]
-    holdout = _feedback(40, start=relabelled[-1].when + timedelta(days=1))
-    outcome = retrain(relabelled + holdout, champion=champion, now=holdout[-1].when)
+
+
+def test_a_worse_challenger_is_not_promoted() -> None:
+    good = _feedback(100)
+    champion = _champion(good)
+    # after the champion, half the vendors are relabelled; the newest feedback flips back
+    relabelled = _relabelled(_feedback(200, start=good[-1].when + timedelta(days=1)))
+    latest = _feedback(100, start=relabelled[-1].when + timedelta(days=1))
+    outcome = retrain(good + relabelled + latest, champion=champion, now=latest[-1].when)
     assert not outcome.promote
     assert outcome.model is None
     assert outcome.thresholds is None
-    assert (
-        outcome.metrics["champion"]["top1_accuracy"]
-        > (outcome.metrics["challenger"]["top1_accuracy"])
-    )
+    assert outcome.metrics["champion"]["top1_accuracy"] == 1.0
+    assert outcome.metrics["challenger"]["top1_accuracy"] == 0.5
 
 
-def test_the_champion_is_judged_only_on_feedback_it_was_not_trained_on() -> None:
+def test_the_gate_is_fair_to_both_models() -> None:
     feedback = _feedback(200)
-    first = retrain(feedback[:180], champion=None, now=feedback[179].when)
-    assert first.model is not None
-    assert first.thresholds is not None
-    champion = Champion(first.model, first.calibrator, first.thresholds)
+    champion = _champion(feedback[:180])
     outcome = retrain(feedback, champion=champion, now=feedback[-1].when)
-    # the holdout is the last 40 lines; the champion learned from all but the last 20
     newer = [item for item in feedback if item.when.date() > feedback[179].when.date()]
     assert 0 < len(newer) < 40
-    assert outcome.metrics["holdout_examples"] == len(newer)
+    # judged on the newer half of what the champion never saw ...
+    assert outcome.metrics["holdout_examples"] == math.ceil(len(newer) / 2)
+    # ... by a challenger that learned from everything the champion did, and more
+    assert outcome.metrics["champion_examples"] == 180
+    assert outcome.metrics["training_examples"] == 200 - outcome.metrics["holdout_examples"]
+    assert outcome.metrics["training_examples"] > 180
     stale = retrain(feedback[:180], champion=champion, now=feedback[179].when)
     assert not stale.promote
     assert "newer" in stale.reason
+
+
+def test_the_unseen_window_is_at_most_the_holdout_fraction_of_all_feedback() -> None:
+    feedback = _feedback(400)
+    champion = _champion(feedback[:60])
+    outcome = retrain(feedback, champion=champion, now=feedback[-1].when)
+    # 340 lines arrived since the champion: half of them would be 170, the cap is 80
+    assert outcome.metrics["holdout_examples"] == 80
+    assert outcome.metrics["training_examples"] == 320
+
+
+def test_a_challenger_that_learned_new_counterparties_is_promoted() -> None:
+    known = [item for item in _feedback(160) if item.account in {"6410", "6120"}]
+    champion = _champion(known)
+    # new vendors arrive after the champion's training; the challenger learns them from
+    # the older half of the new feedback and is judged on the newer half
+    arrived = _feedback(160, start=known[-1].when + timedelta(days=1))
+    outcome = retrain(known + arrived, champion=champion, now=arrived[-1].when)
+    assert outcome.promote
+    assert (
+        outcome.metrics["challenger"]["top1_accuracy"]
+        > outcome.metrics["champion"]["top1_accuracy"]
+    )
+    assert outcome.model is not None
+    assert outcome.model.metadata["examples"] == len(known) + len(arrived)

@@ -307,22 +307,24 @@ def retrain(
     prior_default: float | None = None,
     regularization: float = 10.0,
 ) -> Retrained:
-    """Train a challenger on the older feedback, judge it against the champion on the most
-    recent ``holdout_fraction``, and on promotion return the model retrained on all feedback.
+    """Judge a challenger against the champion on feedback neither learned from, and on
+    promotion return the model retrained on all feedback, its calibrator and thresholds.
 
-    Both models are judged on the holdout lines newer than the champion's training window,
-    at the operating point in force: the champion's calibrator and
-    model threshold (nothing auto-books when there is none). On promotion the calibrator is
-    fitted on the challenger's holdout predictions, and the model threshold is chosen on
-    those calibrated predictions, since the model's past confidences on the tenant's
-    feedback came from another model; memory and prior thresholds come from the feedback.
+    The gate is fair to both (ADR 0021). The champion learned from every label up to its
+    ``trained_to``; the *unseen window* is the newest part of what was decided since (half
+    of it, at most ``holdout_fraction`` of all feedback), and the challenger learns from
+    everything before that window: the champion's labels and the older part of the new
+    ones. Both are judged on the window at the operating point in force (the champion's
+    calibrator and model threshold; nothing auto-books when there is none), by
+    :func:`~autoledger.ml.evaluation.challenger_wins`. A challenger trained on the oldest
+    ``1 - holdout_fraction`` (with no champion: the gate's own challenger) predicts the
+    newest ``holdout_fraction``, out of sample, to fit the calibrator and choose the model
+    threshold, since a small unseen window would calibrate nothing; memory and prior
+    thresholds come from the feedback.
     """
     started = time.perf_counter()
-    decided = [item for item in feedback if item.when <= now]
-    window = (
-        min((item.when for item in decided), default=None),
-        max((item.when for item in decided), default=None),
-    )
+    decided = sorted((item for item in feedback if item.when <= now), key=lambda item: item.when)
+    window = (decided[0].when, decided[-1].when) if decided else (None, None)
 
     def outcome(reason: str, metrics: dict[str, Any], **promoted: Any) -> Retrained:
         return Retrained(
@@ -337,52 +339,60 @@ def retrain(
             training_seconds=round(time.perf_counter() - started, 4),
         )
 
-    training, holdout = time_split(decided, holdout_fraction)
-    if len(decided) < min_feedback or not training or not holdout:
+    def fit(items: Sequence[Feedback]) -> LinearModel:
+        return train_model([_example(item) for item in items], regularization=regularization)
+
+    older, recent = time_split(decided, holdout_fraction) if decided else ([], [])
+    if len(decided) < min_feedback or not older or not recent:
         return outcome(f"not enough feedback ({len(decided)} < {min_feedback})", {})
-    challenger = train_model([_example(item) for item in training], regularization=regularization)
-    truth = [item.account for item in holdout]
-    raw = [challenger.predict(item.facts) for item in holdout]
     operating = champion.thresholds.model if champion is not None else None
     threshold = float("inf") if operating is None else operating
     in_force = champion.calibrator if champion is not None else None
-    if champion is not None:
-        # judge both only on lines neither learned from: the champion was trained on all
-        # feedback up to its own ``trained_to``, which may reach into this holdout
+    if champion is None:
+        challenger = fit(older)
+        raw = [challenger.predict(item.facts) for item in recent]
+        predictions = [_calibrated_top(p, in_force) for p in raw]
+        comparison = compare(predictions, predictions, [item.account for item in recent], threshold)
+        metrics: dict[str, Any] = {
+            "champion": None,
+            "challenger": _metrics(comparison.challenger),
+            "threshold": operating,
+            "training_examples": len(older),
+            "holdout_examples": len(recent),
+        }
+        reason = "first model"
+    else:
         learned_to = str(champion.model.metadata.get("trained_to", ""))
-        unseen = [i for i, item in enumerate(holdout) if item.when.date().isoformat() > learned_to]
-        if not unseen:
-            return outcome("no holdout feedback newer than the champion's training", {})
+        since = [item for item in decided if item.when.date().isoformat() > learned_to]
+        if not since:
+            return outcome("no feedback newer than the champion's training", {})
+        share = min(0.5, holdout_fraction * len(decided) / len(since))
+        unseen = time_split(since, share)[1]
+        learned = decided[: len(decided) - len(unseen)]
+        judged = fit(learned)
+        truth = [item.account for item in unseen]
         comparison = compare(
-            [_calibrated_top(champion.model.predict(holdout[i].facts), in_force) for i in unseen],
-            [_calibrated_top(raw[i], in_force) for i in unseen],
-            [truth[i] for i in unseen],
+            [_calibrated_top(champion.model.predict(item.facts), in_force) for item in unseen],
+            [_calibrated_top(judged.predict(item.facts), in_force) for item in unseen],
+            truth,
             threshold,
         )
-        metrics: dict[str, Any] = {
+        metrics = {
             "champion": _metrics(comparison.champion),
             "challenger": _metrics(comparison.challenger),
             "threshold": operating,
-            "training_examples": len(training),
+            "training_examples": len(learned),
+            "champion_examples": int(champion.model.metadata.get("examples", 0)),
             "holdout_examples": len(unseen),
         }
         if not comparison.challenger_wins:
             return outcome("the challenger does not beat the champion on the holdout", metrics)
         reason = "the challenger beats the champion on the holdout"
-    else:
-        challenger_predictions = [_calibrated_top(p, in_force) for p in raw]
-        comparison = compare(challenger_predictions, challenger_predictions, truth, threshold)
-        metrics = {
-            "champion": None,
-            "challenger": _metrics(comparison.challenger),
-            "threshold": operating,
-            "training_examples": len(training),
-            "holdout_examples": len(holdout),
-        }
-        reason = "first model"
-    # the calibrator and the model threshold see the whole holdout: none of it is in the
-    # challenger's training part
-    pairs = [(p[0][1], p[0][0] == true) for p, true in zip(raw, truth, strict=True) if p]
+        calibrating = judged if len(learned) == len(older) else fit(older)
+        raw = [calibrating.predict(item.facts) for item in recent]
+    # the calibrator and the model threshold: out-of-sample predictions of the newest
+    # ``holdout_fraction``, none of which the calibrating model learned from
+    pairs = [(p[0][1], p[0][0] == item.account) for p, item in zip(raw, recent, strict=True) if p]
     calibrator = fit_calibrator(pairs)
     calibrated = [(calibrator.calibrate(score), ok) for score, ok in pairs]
     from_feedback = choose_thresholds(
@@ -396,5 +406,5 @@ def retrain(
         model=choose_threshold(calibrated, target_precision, min_feedback),
         prior=from_feedback.prior,
     )
-    model = train_model([_example(item) for item in decided], regularization=regularization)
+    model = fit(decided)
     return outcome(reason, metrics, model=model, calibrator=calibrator, thresholds=thresholds)
