@@ -264,3 +264,16 @@ def test_a_challenger_that_learned_new_counterparties_is_promoted() -> None:
     )
     assert outcome.model is not None
     assert outcome.model.metadata["examples"] == len(known) + len(arrived)
+
+
+def test_no_challenger_without_feedback_older_than_the_holdout() -> None:
+    champion = _champion(_feedback(100))
+    # a bulk review: every label decided at one time, all after the champion's training
+    when = START + timedelta(days=90)
+    bulk = [
+        Feedback(item.facts, item.account, when)
+        for item in _feedback(80, start=START + timedelta(days=60))
+    ]
+    outcome = retrain(bulk, champion=champion, now=when)
+    assert not outcome.promote
+    assert outcome.reason == "no feedback older than the holdout"

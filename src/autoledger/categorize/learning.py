@@ -343,8 +343,10 @@ def retrain(
         return train_model([_example(item) for item in items], regularization=regularization)
 
     older, recent = time_split(decided, holdout_fraction) if decided else ([], [])
-    if len(decided) < min_feedback or not older or not recent:
+    if len(decided) < min_feedback:
         return outcome(f"not enough feedback ({len(decided)} < {min_feedback})", {})
+    if not older:  # every label decided at one time: nothing is older than the rest
+        return outcome("no feedback older than the holdout", {})
     operating = champion.thresholds.model if champion is not None else None
     threshold = float("inf") if operating is None else operating
     in_force = champion.calibrator if champion is not None else None
