@@ -1,19 +1,26 @@
 """The fast write path keeps what callers see: responses rendered once by the journal equal
-the entry as read back, and a session that already holds a ledger sees its new head."""
+the entry as read back, and a session that already holds a ledger sees its new head; on
+SQLite a journal call costs a fixed number of round trips to the driver."""
 
 import uuid
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoledger.ledger import journal, schemas, service
 from autoledger.ledger.commands import CreateEntry, PostingInput
 from autoledger.ledger.types import AccountType, Direction
 from autoledger.ledger.views import EntryView
+from autoledger.platform.audit import service as audit_service
 from autoledger.platform.auth import service as auth
 from autoledger.platform.auth.roles import Role
 from tests.conftest import TenantKeys
+from tests.db.test_sqlite_driver import count_hops
+from tests.ledger.support import fresh_database, fresh_sessionmaker
 
 
 async def _ledger(client: httpx.AsyncClient, tenant: TenantKeys) -> tuple[str, dict[str, str]]:
@@ -85,23 +92,29 @@ async def test_a_loaded_ledger_sees_the_head_the_journal_advanced(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessionmaker() as session:
-        tenant = await auth.create_tenant(session, f"t-{uuid.uuid4().hex[:16]}")
-        ledger = await service.create_ledger(
-            session, tenant.id, name="B", base_currency="USD", metadata={}
-        )
-        for code in ("1000", "4000"):
-            await service.create_account(
-                session, tenant.id, ledger.id, code=code, name=code, type=AccountType.ASSET
-            )
-        await session.commit()
-        [outcome] = await journal.execute(session, [_command(tenant.id, ledger.id)])
+        tenant_id, ledger_id = await _two_accounts(session, f"t-{uuid.uuid4().hex[:16]}")
+        [outcome] = await journal.execute(session, [_command(tenant_id, ledger_id)])
         await session.commit()
         assert isinstance(outcome, EntryView)
-        reread = await service.get_ledger(session, tenant.id, ledger.id)
+        reread = await service.get_ledger(session, tenant_id, ledger_id)
         assert reread.last_seq == outcome.seq == 1
-        report = await service.verify_chain(session, tenant.id, ledger.id)
+        report = await service.verify_chain(session, tenant_id, ledger_id)
         assert report.ok
         assert report.head_hash == reread.last_hash
+
+
+async def _two_accounts(session: AsyncSession, name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A tenant ``name`` with a ledger of two asset accounts, 1000 and 4000 (committed)."""
+    tenant = await auth.create_tenant(session, name)
+    ledger = await service.create_ledger(
+        session, tenant.id, name="B", base_currency="USD", metadata={}
+    )
+    for code in ("1000", "4000"):
+        await service.create_account(
+            session, tenant.id, ledger.id, code=code, name=code, type=AccountType.ASSET
+        )
+    await session.commit()
+    return tenant.id, ledger.id
 
 
 def _command(tenant_id: uuid.UUID, ledger_id: uuid.UUID) -> CreateEntry:
@@ -114,3 +127,35 @@ def _command(tenant_id: uuid.UUID, ledger_id: uuid.UUID) -> CreateEntry:
         ),
         actor="test",
     )
+
+
+async def test_on_sqlite_a_journal_call_is_three_round_trips_whatever_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads, balances, then every write (audit records included): each sent to the
+    driver's thread once (ADR 0019), so a booking's cost does not grow with its statements."""
+    async with fresh_database("sqlite", tmp_path) as settings, fresh_sessionmaker(settings) as sm:
+        async with sm() as session:
+            tenant_id, ledger_id = await _two_accounts(session, "t")
+        for size in (1, 20):
+            async with sm() as session:
+                await session.connection()
+                hops = count_hops(monkeypatch)
+                outcomes = await journal.execute(
+                    session,
+                    [
+                        replace(_command(tenant_id, ledger_id), client_id=f"{size}-{i}")
+                        for i in range(size)
+                    ],
+                )
+                assert hops == ["_work"] * 3
+                monkeypatch.undo()
+                await session.commit()
+            assert all(isinstance(o, EntryView) and not o.replayed for o in outcomes)
+        async with sm() as session:
+            report = await service.verify_chain(session, tenant_id, ledger_id)
+            audited = await audit_service.verify(session, tenant_id)
+        assert report.ok
+        assert report.head_seq == 21
+        assert audited.ok
+        assert audited.records_checked == 21

@@ -11,16 +11,30 @@ entry and books the new one: the ledger's history keeps both.
 """
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import case, exists, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    BindParameter,
+    CursorResult,
+    Select,
+    Table,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from autoledger.banking.statement import currency_scale
 from autoledger.banking.tables import BankAccount, BankTransactionRecord
@@ -67,8 +81,11 @@ from autoledger.categorize.tables import (
     ModelVersionRecord,
     ProposalRecord,
 )
+from autoledger.db import sqlite_driver
+from autoledger.kit import clock
 from autoledger.kit.clock import utcnow
 from autoledger.kit.errors import AutoledgerError
+from autoledger.kit.ids import new_id
 from autoledger.kit.money import format_amount, parse_amount
 from autoledger.ledger import journal
 from autoledger.ledger.commands import CreateEntry, PostingInput, ReverseEntry
@@ -104,6 +121,7 @@ class LedgerState:
     model_version: str | None
     calibrator: Calibrator | None
     thresholds: Thresholds
+    champion_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -112,7 +130,9 @@ class StateCache:
     the champion and its thresholds, the settings, the chart size; without a champion, the
     number of labels) is unchanged; labels made since it was built are added to its counterparty
     memory on the next use, so memory is always current. A rebuilt state keeps the memory
-    built so far (labels are only ever added): a new champion does not re-read every label."""
+    built so far (labels are only ever added): a new champion does not re-read every label;
+    and the model of a champion it already had (a retrain that kept the champion moves only
+    its thresholds): a version's artifact and calibrator never change."""
 
     states: dict[uuid.UUID, LedgerState] = field(default_factory=dict)
     metrics: BookkeepingMetrics = field(default_factory=BookkeepingMetrics)
@@ -120,14 +140,16 @@ class StateCache:
     async def get(
         self, session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
     ) -> LedgerState:
-        stamp = await _stamp(session, ledger_id)
         state = self.states.get(ledger_id)
+        stamp, labels = await _stamp(
+            session, ledger_id, None if state is None else state.last_label_id
+        )
         if state is None or state.stamp != stamp:
-            fresh = await _load_state(session, tenant_id, ledger_id, stamp)
+            fresh = await _load_state(session, tenant_id, ledger_id, stamp, state)
             if state is not None:
                 fresh.memory, fresh.last_label_id = state.memory, state.last_label_id
             state = self.states[ledger_id] = fresh
-        await _catch_up_memory(session, state)
+        await _catch_up_memory(session, state, labels)
         return state
 
 
@@ -150,51 +172,92 @@ def prior_default_threshold() -> float | None:
     return None if value is None else float(value)
 
 
-async def _stamp(session: AsyncSession, ledger_id: uuid.UUID) -> tuple[Any, ...]:
-    """What a ledger's state is built from, read in one round trip (every line asks)."""
+@functools.cache
+def _stamp_query() -> Select[Any]:
+    """What a ledger's state is built from, in one statement (built once: every line asks)."""
+    ledger_id: BindParameter[Any] = bindparam("ledger_id")
     champion = (
         select(ModelVersionRecord.id, ModelVersionRecord.thresholds)
         .where(ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion")
         .limit(1)
         .subquery()
     )
-    row = (
-        await session.execute(
-            select(
-                select(func.max(CategorizationRule.updated_at))
-                .where(CategorizationRule.ledger_id == ledger_id)
-                .scalar_subquery(),
-                select(champion.c.id).scalar_subquery(),
-                select(champion.c.thresholds).scalar_subquery(),
-                # counted only without a champion (the labels then make the thresholds)
-                case(
-                    (
-                        ~exists(champion.select()),
-                        select(func.count())
-                        .where(LabelRecord.ledger_id == ledger_id)
-                        .scalar_subquery(),
-                    ),
-                    else_=None,
-                ),
-                select(CategorizationSettings.updated_at)
-                .where(CategorizationSettings.ledger_id == ledger_id)
-                .scalar_subquery(),
-                select(func.count())
-                .select_from(Account)
-                .where(Account.ledger_id == ledger_id)
-                .scalar_subquery(),
-            )
+    return select(
+        select(func.max(CategorizationRule.updated_at))
+        .where(CategorizationRule.ledger_id == ledger_id)
+        .scalar_subquery(),
+        select(champion.c.id).scalar_subquery(),
+        select(champion.c.thresholds).scalar_subquery(),
+        # counted only without a champion (the labels then make the thresholds)
+        case(
+            (
+                ~exists(champion.select()),
+                select(func.count()).where(LabelRecord.ledger_id == ledger_id).scalar_subquery(),
+            ),
+            else_=None,
+        ),
+        select(CategorizationSettings.updated_at)
+        .where(CategorizationSettings.ledger_id == ledger_id)
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(Account)
+        .where(Account.ledger_id == ledger_id)
+        .scalar_subquery(),
+    )
+
+
+Labels = list[tuple[uuid.UUID, dict[str, Any], str]]
+"""``(id, facts, account code)`` of labels, oldest first."""
+
+
+async def _stamp(
+    session: AsyncSession, ledger_id: uuid.UUID, after: uuid.UUID | None
+) -> tuple[tuple[Any, ...], Labels | None]:
+    """What a ledger's state is built from, read in one round trip (every line asks); on
+    SQLite the labels after ``after`` (every label without) come in the same round trip."""
+    if _dialect(session) == "sqlite":
+        row, labels = await sqlite_driver.run(
+            session, functools.partial(_stamp_and_labels_sqlite, ledger_id=ledger_id, after=after)
         )
-    ).one()
-    rules, champion_id, thresholds, labels, settings, accounts = row
+    else:
+        row, labels = (await session.execute(_stamp_query(), {"ledger_id": ledger_id})).one(), None
+    rules, champion_id, thresholds, label_count, settings, accounts = row
     # Without a champion the thresholds come from the labels themselves: a new label is a
     # new state. With one, they are the champion's (recalibrated at every retrain).
     held = None if champion_id is None else (champion_id, thresholds)
-    return (rules, held, labels, settings, accounts)
+    return (rules, held, label_count, settings, accounts), labels
+
+
+@functools.cache
+def _sqlite_reads(dialect: Dialect) -> dict[str, sqlite_driver.Prepared]:
+    return {
+        "stamp": sqlite_driver.prepare(_stamp_query(), dialect),
+        "labels": sqlite_driver.prepare(_new_labels_query(after=False), dialect),
+        "labels_after": sqlite_driver.prepare(_new_labels_query(after=True), dialect),
+        "reconciled": sqlite_driver.prepare(_reconciled_query(), dialect),
+    }
+
+
+def _stamp_and_labels_sqlite(
+    statements: sqlite_driver.Statements, ledger_id: uuid.UUID, after: uuid.UUID | None
+) -> tuple[tuple[Any, ...], Labels]:
+    sql = _sqlite_reads(statements.dialect)
+    [row] = statements.rows(sql["stamp"], {"ledger_id": ledger_id})
+    if after is None:
+        labels = statements.rows(sql["labels"], {"ledger_id": ledger_id})
+    else:
+        labels = statements.rows(
+            sql["labels_after"], {"ledger_id": ledger_id, "last_label_id": after}
+        )
+    return row, [(label_id, facts, code) for label_id, facts, code in labels]
 
 
 async def _load_state(
-    session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID, stamp: tuple[Any, ...]
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    ledger_id: uuid.UUID,
+    stamp: tuple[Any, ...],
+    previous: LedgerState | None = None,
 ) -> LedgerState:
     settings = await get_settings(session, tenant_id, ledger_id)
     rules = [
@@ -210,17 +273,25 @@ async def _load_state(
             select(Account).where(Account.ledger_id == ledger_id, Account.status == "active")
         )
     )
-    champion = await session.scalar(
-        select(ModelVersionRecord).where(
-            ModelVersionRecord.ledger_id == ledger_id, ModelVersionRecord.status == "champion"
+    m = ModelVersionRecord
+    # the artifact (the largest column) is read only for a champion not loaded before
+    champion = (
+        await session.execute(
+            select(m.id, m.version, m.calibrator, m.thresholds).where(
+                m.ledger_id == ledger_id, m.status == "champion"
+            )
         )
-    )
+    ).first()
     model = calibrator = None
     thresholds = Thresholds()
     version = None
     if champion is not None:
-        model = LinearModel.from_bytes(champion.artifact)
-        calibrator = Calibrator.from_dict(champion.calibrator) if champion.calibrator else None
+        if previous is not None and previous.champion_id == champion.id:
+            model, calibrator = previous.model, previous.calibrator
+        else:
+            artifact = await session.execute(select(m.artifact).where(m.id == champion.id))
+            model = LinearModel.from_bytes(artifact.scalar_one())
+            calibrator = Calibrator.from_dict(champion.calibrator) if champion.calibrator else None
         thresholds = Thresholds.from_dict(champion.thresholds)
         version = f"{champion.version}"
     else:
@@ -238,6 +309,7 @@ async def _load_state(
         model_version=version,
         calibrator=calibrator,
         thresholds=thresholds,
+        champion_id=None if champion is None else champion.id,
     )
 
 
@@ -253,13 +325,34 @@ async def _thresholds_from_feedback(
     )
 
 
-async def _catch_up_memory(session: AsyncSession, state: LedgerState) -> None:
-    query = select(LabelRecord).where(LabelRecord.ledger_id == state.ledger_id)
-    if state.last_label_id is not None:
-        query = query.where(LabelRecord.id > state.last_label_id)
-    for label in await session.scalars(query.order_by(LabelRecord.id)):
-        state.memory.add(MemoryLabel.of(facts_of(label.facts), label.account_code))
-        state.last_label_id = label.id
+@functools.cache
+def _new_labels_query(*, after: bool) -> Select[Any]:
+    """A ledger's labels (after ``last_label_id``), oldest first: what memory learns from."""
+    query = select(LabelRecord.id, LabelRecord.facts, LabelRecord.account_code).where(
+        LabelRecord.ledger_id == bindparam("ledger_id")
+    )
+    if after:
+        query = query.where(LabelRecord.id > bindparam("last_label_id"))
+    return query.order_by(LabelRecord.id)
+
+
+async def _catch_up_memory(
+    session: AsyncSession, state: LedgerState, labels: Labels | None = None
+) -> None:
+    """Teach the state's memory the labels made since it last learned (``labels``, when
+    read already with the stamp)."""
+    if labels is None:
+        after = state.last_label_id is not None
+        rows = await session.execute(
+            _new_labels_query(after=after),
+            {"ledger_id": state.ledger_id, "last_label_id": state.last_label_id}
+            if after
+            else {"ledger_id": state.ledger_id},
+        )
+        labels = [(label_id, facts, code) for label_id, facts, code in rows]
+    for label_id, facts, account_code in labels:
+        state.memory.add(MemoryLabel.of(facts_of(facts), account_code))
+        state.last_label_id = label_id
 
 
 async def _labels(session: AsyncSession, ledger_id: uuid.UUID) -> Sequence[LabelRecord]:
@@ -348,21 +441,14 @@ async def propose_for_line(
 ) -> ProposalRecord | None:
     """The proposal of a new bank line, booked when the policy allows. Idempotent: a line
     that already has its proposal keeps it (None if the line is gone)."""
-    existing = await session.scalar(
-        select(ProposalRecord).where(ProposalRecord.bank_transaction_id == line_id)
-    )
+    found = (await session.execute(_line_query(), {"line_id": line_id})).first()
+    if found is None:
+        return None
+    line, account, existing = found
     if existing is not None:
         return existing
-    found = (
-        await session.execute(
-            select(BankTransactionRecord, BankAccount)
-            .join(BankAccount, BankAccount.id == BankTransactionRecord.bank_account_id)
-            .where(BankTransactionRecord.id == line_id)
-        )
-    ).first()
-    if found is None or found[0].tenant_id != tenant_id:
+    if line.tenant_id != tenant_id:
         return None
-    line, account = found
     state = await cache.get(session, tenant_id, account.ledger_id)
     champion = (
         None if state.model is None else Champion(state.model, state.calibrator, state.thresholds)
@@ -381,38 +467,46 @@ async def propose_for_line(
     if proposal.model_version is None and proposal.source == "model":
         proposal = _with_version(proposal, state.model_version)
     now = utcnow()
-    record = ProposalRecord(
-        tenant_id=tenant_id,
-        ledger_id=account.ledger_id,
-        bank_account_id=account.id,
-        bank_transaction_id=line.id,
-        booking_date=line.booking_date,
-        amount=line.amount,
-        currency=line.currency,
-        impact=abs(line.amount),
-        status="queued",
-        top=[[code, round(p, 6)] for code, p in proposal.top],
-        confidence=round(proposal.confidence, 6),
-        source=proposal.source,
-        explanation=proposal.explanation,
-        model_version=proposal.model_version,
-        account_code=None,
-        entry_id=None,
-        reversed_entry_ids=[],
-        auto_booked=False,
-        updated_at=now,
-    )
-    try:
-        async with session.begin_nested():  # a concurrent delivery may have made it first
-            session.add(record)
-            await session.flush()
-    except IntegrityError:
+    values: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "ledger_id": account.ledger_id,
+        "bank_account_id": account.id,
+        "bank_transaction_id": line.id,
+        "booking_date": line.booking_date,
+        "amount": line.amount,
+        "currency": line.currency,
+        "impact": abs(line.amount),
+        "status": "queued",
+        "top": [[code, round(p, 6)] for code, p in proposal.top],
+        "confidence": round(proposal.confidence, 6),
+        "source": proposal.source,
+        "explanation": proposal.explanation,
+        "model_version": proposal.model_version,
+        "account_code": None,
+        "entry_id": None,
+        "reversed_entry_ids": [],
+        "auto_booked": False,
+        "reviewed_by": None,
+        "reviewed_at": None,
+        "updated_at": now,
+        # the id and creation time the record's column defaults (IdMixin, CreatedAtMixin)
+        # give it: the wall clock, not the service's
+        "id": new_id(),
+        "created_at": clock.utcnow(),
+    }
+    inserted, reconciled = await _insert_proposal(session, values)
+    if not inserted:  # a concurrent delivery made it first: this one is that proposal
         return await session.scalar(
             select(ProposalRecord).where(ProposalRecord.bank_transaction_id == line_id)
         )
+    # The row as written, in the session from now on: what changes below is flushed as an
+    # UPDATE of it.
+    record = ProposalRecord(**values)
+    make_transient_to_detached(record)
+    session.add(record)
     news = [events.PROPOSAL_CREATED.name]
     target = proposal.account
-    if await _reconciled(session, line.id):
+    if reconciled:
         # reconciliation booked it already (its settlement): nothing to book or review
         record.status = "reconciled"
     elif (
@@ -439,12 +533,71 @@ async def propose_for_line(
     return record
 
 
-async def _reconciled(session: AsyncSession, line_id: uuid.UUID) -> bool:
-    found = await session.scalar(
-        select(ReconciledLine.bank_transaction_id).where(
-            ReconciledLine.bank_transaction_id == line_id
-        )
+@functools.cache
+def _line_query() -> Select[BankTransactionRecord, BankAccount, ProposalRecord | None]:
+    """A bank line with its account and, if it has one already, its proposal (a proposal
+    belongs to its line: there is none without it). Built once: every line asks."""
+    return (
+        select(BankTransactionRecord, BankAccount, ProposalRecord)
+        .join(BankAccount, BankAccount.id == BankTransactionRecord.bank_account_id)
+        .outerjoin(ProposalRecord, ProposalRecord.bank_transaction_id == BankTransactionRecord.id)
+        .where(BankTransactionRecord.id == bindparam("line_id"))
     )
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+@functools.cache
+def _new_proposal(dialect: str) -> Any:
+    """A proposal's INSERT, unless its line has one (built once: every line asks)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(_PROPOSALS).on_conflict_do_nothing(index_elements=["bank_transaction_id"])
+
+
+_PROPOSALS: Table = ProposalRecord.__table__  # type: ignore[assignment]
+
+
+async def _insert_proposal(session: AsyncSession, values: dict[str, Any]) -> tuple[bool, bool]:
+    """Insert the proposal ``values`` unless its line has one already (no savepoint: one
+    statement); then whether reconciliation holds the line (read after the insert, which
+    holds the line's key from then on). On SQLite one round trip for both."""
+    dialect = _dialect(session)
+    if dialect == "sqlite":
+        return await sqlite_driver.run(
+            session, functools.partial(_insert_proposal_sqlite, values=values)
+        )
+    result = cast(CursorResult[Any], await session.execute(_new_proposal(dialect), values))
+    if result.rowcount != 1:
+        return False, False
+    return True, await _reconciled(session, values["bank_transaction_id"])
+
+
+def _insert_proposal_sqlite(
+    statements: sqlite_driver.Statements, values: dict[str, Any]
+) -> tuple[bool, bool]:
+    insert = _sqlite_insert_proposal(statements.dialect, tuple(values))
+    if statements.execute(insert, [values]) != 1:
+        return False, False
+    line = {"line_id": values["bank_transaction_id"]}
+    return True, bool(statements.rows(_sqlite_reads(statements.dialect)["reconciled"], line))
+
+
+@functools.cache
+def _sqlite_insert_proposal(dialect: Dialect, keys: tuple[str, ...]) -> sqlite_driver.Prepared:
+    return sqlite_driver.prepare(_new_proposal("sqlite"), dialect, keys)
+
+
+@functools.cache
+def _reconciled_query() -> Select[Any]:
+    return select(ReconciledLine.bank_transaction_id).where(
+        ReconciledLine.bank_transaction_id == bindparam("line_id")
+    )
+
+
+async def _reconciled(session: AsyncSession, line_id: uuid.UUID) -> bool:
+    found = await session.scalar(_reconciled_query(), {"line_id": line_id})
     return found is not None
 
 

@@ -62,12 +62,17 @@ from autoledger.ledger.errors import (
     UnknownAccount,
     UnknownAsset,
 )
-from autoledger.ledger.repository import AccountRow, LedgerHead, LedgerRepository, PostedTotal
-from autoledger.ledger.tables import JournalEntry, JournalLogRecord, Posting
+from autoledger.ledger.repository import (
+    AccountRow,
+    JournalWrites,
+    LedgerHead,
+    LedgerRepository,
+    PostedTotal,
+)
+from autoledger.ledger.tables import JournalEntry, Posting
 from autoledger.ledger.types import AccountType, Direction
 from autoledger.ledger.views import EntryView, PostingView
 from autoledger.platform import audit
-from autoledger.platform.events import outbox
 from autoledger.platform.events.envelope import Event
 
 Outcome = EntryView | AutoledgerError
@@ -100,17 +105,6 @@ class _Plan:
     target: JournalEntry | None = None
     held: list[Leg] = field(default_factory=list)
     posted_amounts: list[int] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Writes:
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    postings: list[dict[str, Any]] = field(default_factory=list)
-    log: list[dict[str, Any]] = field(default_factory=list)
-    resolved: list[dict[str, Any]] = field(default_factory=list)
-    posted: list[dict[str, Any]] = field(default_factory=list)
-    totals: list[PostedTotal] = field(default_factory=list)
-    audit_entries: list[audit.AuditEntry] = field(default_factory=list)
 
 
 class _Context:
@@ -156,22 +150,10 @@ async def _load(repo: LedgerRepository, commands: Sequence[Command], now: dateti
     ctx = _Context(repo, now)
     target_keys = {(c.tenant_id, c.entry_id) for c in commands if not isinstance(c, CreateEntry)}
     unlocked = await repo.entries_by_ids({entry_id for _, entry_id in target_keys})
+    # the target entries locked below: a command's tenant must own the entry
+    lockable = {(t, e) for t, e in target_keys if e in unlocked and unlocked[e].tenant_id == t}
     ledger_keys = {(c.tenant_id, c.ledger_id) for c in commands if isinstance(c, CreateEntry)}
     ledger_keys |= {(e.tenant_id, e.ledger_id) for e in unlocked.values()}
-    # Lock order: ledgers, then target entries, then (later) balances.
-    ctx.ledgers = await repo.lock_heads(ledger_keys)
-    ctx.heads = {
-        lid: _Head(lid, row.tenant_id, row.last_seq, row.last_hash)
-        for lid, row in ctx.ledgers.items()
-    }
-    ctx.targets = await repo.lock_entries({k for k in target_keys if k[1] in unlocked})
-    ctx.target_postings = await repo.postings(list(ctx.targets))
-    ctx.reversed = await repo.reversals_of(
-        [c.entry_id for c in commands if isinstance(c, ReverseEntry) and c.entry_id in ctx.targets]
-    )
-    for tenant_id in {c.tenant_id for c in commands}:
-        ctx.custom_assets[tenant_id] = await repo.custom_assets(tenant_id)
-
     refs: dict[tuple[uuid.UUID, uuid.UUID], tuple[set[uuid.UUID], set[str]]] = defaultdict(
         lambda: (set(), set())
     )
@@ -180,28 +162,43 @@ async def _load(repo: LedgerRepository, commands: Sequence[Command], now: dateti
             ids, codes = refs[(c.tenant_id, c.ledger_id)]
             for p in c.postings:
                 (ids.add if isinstance(p.account, uuid.UUID) else codes.add)(p.account)  # type: ignore[arg-type]
-    for (tenant_id, ledger_id), (ids, codes) in refs.items():
-        for account in await repo.journal_accounts(tenant_id, ledger_id, ids, codes):
-            ctx.accounts[account.id] = account
-            ctx.codes[(ledger_id, account.code)] = account
+    client_keys = {
+        (c.ledger_id, c.client_id) for c in commands if isinstance(c, CreateEntry) and c.client_id
+    }
+    lockable_ids = {e for _, e in lockable}
+    client_keys |= {
+        (unlocked[c.entry_id].ledger_id, c.client_id)
+        for c in commands
+        if isinstance(c, ReverseEntry) and c.client_id and c.entry_id in lockable_ids
+    }
+    # Lock order: ledgers (here), then target entries, then (later) balances.
+    reads = await repo.journal_reads(
+        ledger_keys, {c.tenant_id for c in commands}, refs, client_keys
+    )
+    ctx.ledgers = reads.heads
+    ctx.heads = {
+        lid: _Head(lid, row.tenant_id, row.last_seq, row.last_hash)
+        for lid, row in ctx.ledgers.items()
+    }
+    ctx.custom_assets = reads.custom_assets
+    for account in reads.accounts:
+        ctx.accounts[account.id] = account
+        ctx.codes[(account.ledger_id, account.code)] = account
+    ctx.closed = reads.closed
+    for entry in reads.client_entries:
+        ctx.existing_clients[(entry.ledger_id, entry.client_id or "")] = entry
+
+    ctx.targets = await repo.lock_entries(lockable)
+    ctx.target_postings = await repo.postings(list(ctx.targets))
+    ctx.reversed = await repo.reversals_of(
+        [c.entry_id for c in commands if isinstance(c, ReverseEntry) and c.entry_id in ctx.targets]
+    )
     target_accounts = {p.account_id for ps in ctx.target_postings.values() for p in ps} - set(
         ctx.accounts
     )
     for tenant_id in {e.tenant_id for e in ctx.targets.values()}:
         for account in await repo.journal_accounts(tenant_id, None, target_accounts):
             ctx.accounts[account.id] = account
-
-    ctx.closed = await repo.closed_periods(list(ctx.ledgers))
-    client_keys = {
-        (c.ledger_id, c.client_id) for c in commands if isinstance(c, CreateEntry) and c.client_id
-    }
-    client_keys |= {
-        (ctx.targets[c.entry_id].ledger_id, c.client_id)
-        for c in commands
-        if isinstance(c, ReverseEntry) and c.client_id and c.entry_id in ctx.targets
-    }
-    for entry in await repo.entries_by_client_ids(client_keys):
-        ctx.existing_clients[(entry.ledger_id, entry.client_id or "")] = entry
     ctx.client_postings = await repo.postings([e.id for e in ctx.existing_clients.values()])
     return ctx
 
@@ -465,7 +462,7 @@ class _Head:
 
 
 def _append_log(
-    writes: _Writes,
+    writes: JournalWrites,
     ledger: _Head,
     entry_id: uuid.UUID,
     action: str,
@@ -491,7 +488,7 @@ def _append_log(
     return seq
 
 
-def _write_create(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
+def _write_create(ctx: _Context, plan: _Plan, writes: JournalWrites) -> EntryView:
     ledger = ctx.heads[plan.ledger_id]
     entry_id = new_id()
     status = EntryStatus.PENDING if plan.pending else EntryStatus.POSTED
@@ -562,7 +559,7 @@ def _write_create(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
     return _view(entry, views)
 
 
-def _book_totals(writes: _Writes, plan: _Plan, day: date) -> None:
+def _book_totals(writes: JournalWrites, plan: _Plan, day: date) -> None:
     """Posted amounts for the report aggregates, dated by the entry's effective date."""
     writes.totals.extend(
         PostedTotal(
@@ -579,7 +576,7 @@ def _book_totals(writes: _Writes, plan: _Plan, day: date) -> None:
     )
 
 
-def _write_resolve(ctx: _Context, plan: _Plan, writes: _Writes) -> EntryView:
+def _write_resolve(ctx: _Context, plan: _Plan, writes: JournalWrites) -> EntryView:
     target = plan.target
     if target is None:  # invariant: _plan gives every post/void plan its target
         raise RuntimeError("resolve plan without a target")
@@ -674,7 +671,7 @@ async def execute(
         for key, totals in (await repo.lock_balance_totals(by_tenant)).items()
     }
     changed: set[BalanceKey] = set()
-    writes = _Writes()
+    writes = JournalWrites(recorded_at=ctx.now)
     seen_clients: dict[tuple[uuid.UUID, str], EntryView] = {}
     reversed_now: set[uuid.UUID] = set()
     news: list[Event] = []
@@ -722,31 +719,21 @@ async def execute(
             ],
         )
 
-    await repo.insert_many(JournalEntry, writes.entries)
-    await repo.insert_many(Posting, writes.postings)
-    await repo.insert_many(JournalLogRecord, writes.log)
-    await repo.resolve_entries(writes.resolved)
-    await repo.post_postings(writes.posted)
-    await repo.add_posted_totals(writes.totals)
-    await repo.write_balances(
-        [
-            {
-                "account_id": a,
-                "asset": s,
-                "debits_posted": st.debits_posted,
-                "credits_posted": st.credits_posted,
-                "debits_pending": st.debits_pending,
-                "credits_pending": st.credits_pending,
-                "version": st.version,
-            }
-            for (a, s), st in sorted(((k, states[k]) for k in changed), key=lambda kv: kv[0])
-        ]
-    )
-    await outbox.append(repo.session, news)
-    for head in ctx.heads.values():
-        await repo.advance_ledger(head.ledger_id, head.last_seq, head.last_hash)
-    # Last: the audit heads are locked after every ledger and balance lock (global order).
-    await audit.record(session, writes.audit_entries, now=ctx.now)
+    writes.balances = [
+        {
+            "account_id": a,
+            "asset": s,
+            "debits_posted": st.debits_posted,
+            "credits_posted": st.credits_posted,
+            "debits_pending": st.debits_pending,
+            "credits_pending": st.credits_pending,
+            "version": st.version,
+        }
+        for (a, s), st in sorted(((k, states[k]) for k in changed), key=lambda kv: kv[0])
+    ]
+    writes.events = news
+    writes.heads = [(h.ledger_id, h.last_seq, h.last_hash) for h in ctx.heads.values()]
+    await repo.write_journal(writes)
     return [o for o in outcomes if o is not None]
 
 

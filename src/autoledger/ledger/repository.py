@@ -5,18 +5,20 @@ writers queue instead of deadlocking."""
 import functools
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Select, Table, bindparam, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from autoledger.db import sqlite_driver
 from autoledger.ledger.tables import (
     Account,
     AccountDayTotal,
@@ -29,6 +31,9 @@ from autoledger.ledger.tables import (
     Posting,
     TenantAsset,
 )
+from autoledger.platform import audit
+from autoledger.platform.events import outbox
+from autoledger.platform.events.envelope import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,39 @@ class PostedTotal:
 BalanceKey = tuple[uuid.UUID, str]
 BalanceTotals = tuple[int, int, int, int, int]
 """``(debits_posted, credits_posted, debits_pending, credits_pending, version)``."""
+
+AccountRefs = Mapping[tuple[uuid.UUID, uuid.UUID], tuple[Collection[uuid.UUID], Collection[str]]]
+"""Accounts a journal call names, by ``(tenant_id, ledger_id)``: ids and codes."""
+
+
+@dataclass(slots=True)
+class JournalReads:
+    """What the journal reads before it plans a call (see :meth:`LedgerRepository.journal_reads`)."""
+
+    heads: dict[uuid.UUID, LedgerHead]
+    custom_assets: dict[uuid.UUID, dict[str, int]]  # tenant -> asset code -> scale
+    accounts: list[AccountRow]
+    closed: dict[uuid.UUID, list[tuple[date, date]]]  # ledger -> closed periods
+    client_entries: Sequence[JournalEntry]
+
+
+@dataclass(slots=True)
+class JournalWrites:
+    """Everything one journal call writes, in this order (see
+    :meth:`LedgerRepository.write_journal`)."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    postings: list[dict[str, Any]] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)  # {id, status, resolved_at}
+    posted: list[dict[str, Any]] = field(default_factory=list)  # {entry_id, index, posted_amount}
+    totals: list[PostedTotal] = field(default_factory=list)
+    balances: list[dict[str, Any]] = field(default_factory=list)  # account_id, asset, totals
+    events: list[Event] = field(default_factory=list)
+    heads: list[tuple[uuid.UUID, int, str]] = field(default_factory=list)  # ledger, seq, hash
+    audit_entries: list[audit.AuditEntry] = field(default_factory=list)
+    recorded_at: datetime | None = None  # when the audit records say it happened
+
 
 _PG_ACCOUNTS = (
     "SELECT id, ledger_id, code, type, asset, status, debits_must_not_exceed_credits,"
@@ -190,6 +228,333 @@ def _sqlite_add_totals(table: type[AccountDayTotal] | type[AccountMonthTotal]) -
     )
 
 
+_ACCOUNT_ROW = (
+    Account.id,
+    Account.ledger_id,
+    Account.code,
+    Account.type,
+    Account.asset,
+    Account.status,
+    Account.debits_must_not_exceed_credits,
+    Account.credits_must_not_exceed_debits,
+    Account.balance_limit,
+)
+_BALANCE_VALUES = (
+    "debits_posted",
+    "credits_posted",
+    "debits_pending",
+    "credits_pending",
+    "version",
+)
+_ZERO_BALANCE = dict.fromkeys(_BALANCE_VALUES, 0)
+
+
+def _resolve_entries_statement() -> Any:
+    table = _table(JournalEntry)
+    return (
+        update(table)
+        .where(table.c.id == _bind("k_id"))
+        .values(status=_bind("v_status"), resolved_at=_bind("v_resolved_at"))
+    )
+
+
+def _post_postings_statement() -> Any:
+    table = _table(Posting)
+    return (
+        update(table)
+        .where(table.c.entry_id == _bind("k_entry_id"), table.c.index == _bind("k_index"))
+        .values(posted_amount=_bind("v_posted_amount"))
+    )
+
+
+def _write_balances_statement() -> Any:
+    table = _table(Balance)
+    return (
+        update(table)
+        .where(table.c.account_id == _bind("k_account_id"), table.c.asset == _bind("k_asset"))
+        .values({name: _bind(f"v_{name}") for name in _BALANCE_VALUES})
+    )
+
+
+def _resolve_entries_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"k_id": r["id"], "v_status": r["status"], "v_resolved_at": r["resolved_at"]} for r in rows
+    ]
+
+
+def _post_postings_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"k_entry_id": r["entry_id"], "k_index": r["index"], "v_posted_amount": r["posted_amount"]}
+        for r in rows
+    ]
+
+
+def _write_balances_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"k_account_id": r["account_id"], "k_asset": r["asset"]}
+        | {f"v_{n}": r[n] for n in _BALANCE_VALUES}
+        for r in rows
+    ]
+
+
+def _summed_totals(
+    rows: Sequence[PostedTotal], bucket: str
+) -> list[tuple[tuple[uuid.UUID, str, date], list[Any]]]:
+    """``rows`` summed per account, asset and ``bucket`` (``day`` or ``month``), in key
+    order: ``((account, asset, bucket), [tenant, ledger, debits, credits])``."""
+    start = _day if bucket == "day" else _month
+    summed: dict[tuple[uuid.UUID, str, date], list[Any]] = {}
+    for r in rows:
+        key = (r.account_id, r.asset, start(r.day))
+        acc = summed.get(key)
+        if acc is None:
+            summed[key] = [r.tenant_id, r.ledger_id, r.debits, r.credits]
+        else:
+            acc[2] += r.debits
+            acc[3] += r.credits
+    return sorted(summed.items())
+
+
+def _totals_rows(rows: Sequence[PostedTotal], bucket: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "account_id": account_id,
+            "asset": asset,
+            bucket: day,
+            "tenant_id": tenant_id,
+            "ledger_id": ledger_id,
+            "debits": debits,
+            "credits": credits,
+        }
+        for (account_id, asset, day), (tenant_id, ledger_id, debits, credits) in _summed_totals(
+            rows, bucket
+        )
+    ]
+
+
+_AGGREGATE_KEYS = {
+    bucket: ("account_id", "asset", bucket, "tenant_id", "ledger_id", "debits", "credits")
+    for bucket in ("day", "month")
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _SqliteStatements:
+    """The journal's statements on SQLite, compiled once (see ``db.sqlite_driver``)."""
+
+    head: sqlite_driver.Prepared
+    assets: sqlite_driver.Prepared
+    account_by_id: sqlite_driver.Prepared
+    account_by_code: sqlite_driver.Prepared
+    closed_periods: sqlite_driver.Prepared
+    entry_by_client_id: sqlite_driver.Prepared
+    create_balance: sqlite_driver.Prepared
+    balance: sqlite_driver.Prepared
+    inserts: dict[str, sqlite_driver.Prepared]
+    resolve_entry: sqlite_driver.Prepared
+    post_posting: sqlite_driver.Prepared
+    add_totals: dict[str, sqlite_driver.Prepared]  # by bucket: day, month
+    write_balance: sqlite_driver.Prepared
+    advance_ledger: sqlite_driver.Prepared
+
+
+@functools.cache
+def _sqlite(dialect: Dialect) -> _SqliteStatements:
+    def prepared(statement: Any, keys: Sequence[str] | None = None) -> sqlite_driver.Prepared:
+        return sqlite_driver.prepare(statement, dialect, keys)
+
+    accounts = select(*_ACCOUNT_ROW).where(
+        Account.tenant_id == _bind("tenant_id"), Account.ledger_id == _bind("ledger_id")
+    )
+    ledgers = _table(Ledger)
+    return _SqliteStatements(
+        head=prepared(
+            select(Ledger.id, Ledger.tenant_id, Ledger.last_seq, Ledger.last_hash).where(
+                Ledger.tenant_id == _bind("tenant_id"), Ledger.id == _bind("id")
+            )
+        ),
+        assets=prepared(
+            select(TenantAsset.code, TenantAsset.scale).where(
+                TenantAsset.tenant_id == _bind("tenant_id")
+            )
+        ),
+        account_by_id=prepared(accounts.where(Account.id == _bind("id"))),
+        account_by_code=prepared(accounts.where(Account.code == _bind("code"))),
+        closed_periods=prepared(
+            select(Period.start_date, Period.end_date).where(
+                Period.ledger_id == _bind("ledger_id"), Period.status == "closed"
+            )
+        ),
+        entry_by_client_id=prepared(
+            select(JournalEntry.id).where(
+                JournalEntry.ledger_id == _bind("ledger_id"),
+                JournalEntry.client_id == _bind("client_id"),
+            )
+        ),
+        create_balance=prepared(
+            sqlite_insert(Balance).on_conflict_do_nothing(),
+            ("account_id", "asset", "tenant_id", *_BALANCE_VALUES),
+        ),
+        balance=prepared(
+            select(*(getattr(Balance, name) for name in _BALANCE_VALUES)).where(
+                Balance.account_id == _bind("account_id"), Balance.asset == _bind("asset")
+            )
+        ),
+        inserts={
+            table.name: prepared(insert(table), [name for name, _ in _PG_INSERTS[table.name]])
+            for table in map(_table, (JournalEntry, Posting, JournalLogRecord))
+        },
+        resolve_entry=prepared(_resolve_entries_statement()),
+        post_posting=prepared(_post_postings_statement()),
+        add_totals={
+            "day": prepared(_sqlite_add_totals(AccountDayTotal), _AGGREGATE_KEYS["day"]),
+            "month": prepared(_sqlite_add_totals(AccountMonthTotal), _AGGREGATE_KEYS["month"]),
+        },
+        write_balance=prepared(_write_balances_statement()),
+        advance_ledger=prepared(
+            update(ledgers)
+            .where(ledgers.c.id == _bind("k_id"))
+            .values(last_seq=_bind("v_last_seq"), last_hash=_bind("v_last_hash"))
+        ),
+    )
+
+
+def _heads_sqlite(
+    statements: sqlite_driver.Statements, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[uuid.UUID, LedgerHead]:
+    """The heads of the ledgers ``(tenant_id, ledger_id)`` that exist. No row lock: SQLite
+    has one writer at a time, and a head read before this transaction's first write is
+    checked by the journal log's key (a writer that committed since took the next seq)."""
+    sql = _sqlite(statements.dialect)
+    heads: dict[uuid.UUID, LedgerHead] = {}
+    for tenant_id, ledger_id in keys:
+        for found, tenant, last_seq, last_hash in statements.rows(
+            sql.head, {"tenant_id": tenant_id, "id": ledger_id}
+        ):
+            heads[found] = LedgerHead(tenant, last_seq, last_hash)
+    return heads
+
+
+def _journal_reads_sqlite(
+    statements: sqlite_driver.Statements,
+    ledger_keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    tenant_ids: Sequence[uuid.UUID],
+    refs: AccountRefs,
+    client_keys: Sequence[tuple[uuid.UUID, str]],
+) -> tuple[JournalReads, list[uuid.UUID]]:
+    """:meth:`LedgerRepository.journal_reads` in the connection's thread: each lookup by
+    key, on its index; the ids of entries with a wanted client id (loaded afterwards)."""
+    sql = _sqlite(statements.dialect)
+    heads = _heads_sqlite(statements, ledger_keys)
+    assets = {
+        tenant_id: dict(statements.rows(sql.assets, {"tenant_id": tenant_id}))
+        for tenant_id in tenant_ids
+    }
+    accounts: dict[uuid.UUID, AccountRow] = {}
+    for (tenant_id, ledger_id), (ids, codes) in refs.items():
+        scope = {"tenant_id": tenant_id, "ledger_id": ledger_id}
+        found_rows = [
+            *(r for i in ids for r in statements.rows(sql.account_by_id, scope | {"id": i})),
+            *(r for c in codes for r in statements.rows(sql.account_by_code, scope | {"code": c})),
+        ]
+        for row in found_rows:
+            accounts[row[0]] = AccountRow(*row)
+    closed = {
+        ledger_id: [
+            (start, end)
+            for start, end in statements.rows(sql.closed_periods, {"ledger_id": ledger_id})
+        ]
+        for ledger_id in heads
+    }
+    client_entry_ids = [
+        entry_id
+        for ledger_id, client_id in client_keys
+        for (entry_id,) in statements.rows(
+            sql.entry_by_client_id, {"ledger_id": ledger_id, "client_id": client_id}
+        )
+    ]
+    return JournalReads(heads, assets, list(accounts.values()), closed, []), client_entry_ids
+
+
+def _lock_balance_totals_sqlite(
+    statements: sqlite_driver.Statements,
+    keys_by_tenant: Mapping[uuid.UUID, Collection[BalanceKey]],
+    keys: Sequence[BalanceKey],
+) -> dict[BalanceKey, BalanceTotals]:
+    """:meth:`LedgerRepository.lock_balance_totals` in the connection's thread: missing rows
+    created at zero first (the database's write lock is then held: SQLite has one writer,
+    so the totals read next cannot change before this transaction ends)."""
+    sql = _sqlite(statements.dialect)
+    for tenant_id, tenant_keys in keys_by_tenant.items():
+        statements.execute(
+            sql.create_balance,
+            [
+                {"account_id": a, "asset": s, "tenant_id": tenant_id} | _ZERO_BALANCE
+                for a, s in sorted(set(tenant_keys))
+            ],
+        )
+    out: dict[BalanceKey, BalanceTotals] = {}
+    for account_id, asset in keys:
+        for totals in statements.rows(sql.balance, {"account_id": account_id, "asset": asset}):
+            out[(account_id, asset)] = (totals[0], totals[1], totals[2], totals[3], totals[4])
+    return out
+
+
+def _insert_sqlite(
+    statements: sqlite_driver.Statements, table: str, rows: Sequence[dict[str, Any]]
+) -> None:
+    statements.execute(_sqlite(statements.dialect).inserts[table], rows)
+
+
+def _resolve_entries_sqlite(
+    statements: sqlite_driver.Statements, rows: Sequence[dict[str, Any]]
+) -> None:
+    statements.execute(_sqlite(statements.dialect).resolve_entry, _resolve_entries_rows(rows))
+
+
+def _post_postings_sqlite(
+    statements: sqlite_driver.Statements, rows: Sequence[dict[str, Any]]
+) -> None:
+    statements.execute(_sqlite(statements.dialect).post_posting, _post_postings_rows(rows))
+
+
+def _add_posted_totals_sqlite(
+    statements: sqlite_driver.Statements, rows: Sequence[PostedTotal]
+) -> None:
+    sql = _sqlite(statements.dialect)
+    for bucket in ("day", "month"):
+        statements.execute(sql.add_totals[bucket], _totals_rows(rows, bucket))
+
+
+def _write_balances_sqlite(
+    statements: sqlite_driver.Statements, rows: Sequence[dict[str, Any]]
+) -> None:
+    statements.execute(_sqlite(statements.dialect).write_balance, _write_balances_rows(rows))
+
+
+def _advance_ledgers_sqlite(
+    statements: sqlite_driver.Statements, heads: Sequence[tuple[uuid.UUID, int, str]]
+) -> None:
+    statements.execute(
+        _sqlite(statements.dialect).advance_ledger,
+        [{"k_id": lid, "v_last_seq": seq, "v_last_hash": h} for lid, seq, h in heads],
+    )
+
+
+def _write_journal_sqlite(statements: sqlite_driver.Statements, writes: JournalWrites) -> None:
+    """:meth:`LedgerRepository.write_journal` in the connection's thread."""
+    _insert_sqlite(statements, "journal_entries", writes.entries)
+    _insert_sqlite(statements, "postings", writes.postings)
+    _insert_sqlite(statements, "journal_log", writes.log)
+    _resolve_entries_sqlite(statements, writes.resolved)
+    _post_postings_sqlite(statements, writes.posted)
+    _add_posted_totals_sqlite(statements, writes.totals)
+    _write_balances_sqlite(statements, writes.balances)
+    outbox.append_in(statements, writes.events)
+    _advance_ledgers_sqlite(statements, writes.heads)
+    audit.record_in(statements, writes.audit_entries, now=writes.recorded_at)
+
+
 class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -294,10 +659,71 @@ class LedgerRepository:
                 [i for _, i in wanted],
             )
             return {_uuid(r[0]): LedgerHead(_uuid(r[1]), r[2], r[3]) for r in rows}
-        return {
-            row.id: LedgerHead(row.tenant_id, row.last_seq, row.last_hash)
-            for row in (await self.lock_ledgers(wanted)).values()
-        }
+        return await sqlite_driver.run(self.session, functools.partial(_heads_sqlite, keys=wanted))
+
+    async def journal_reads(
+        self,
+        ledger_keys: Iterable[tuple[uuid.UUID, uuid.UUID]],
+        tenant_ids: Iterable[uuid.UUID],
+        refs: AccountRefs,
+        client_keys: Collection[tuple[uuid.UUID, str]],
+    ) -> JournalReads:
+        """What the journal reads before planning: the ledgers' heads (locked as by
+        :meth:`lock_heads`), the tenants' assets, the named accounts, the ledgers' closed
+        periods and the entries already made under wanted client ids ``(ledger_id,
+        client_id)``. On SQLite all of it in one round trip to the driver."""
+        wanted = sorted(set(ledger_keys), key=lambda k: k[1])
+        tenants = sorted(set(tenant_ids))
+        if self.dialect == "sqlite":
+            reads, client_entry_ids = await sqlite_driver.run(
+                self.session,
+                functools.partial(
+                    _journal_reads_sqlite,
+                    ledger_keys=wanted,
+                    tenant_ids=tenants,
+                    refs=refs,
+                    client_keys=sorted(client_keys),
+                ),
+            )
+            if client_entry_ids:
+                reads.client_entries = list((await self.entries_by_ids(client_entry_ids)).values())
+            return reads
+        heads = await self.lock_heads(wanted)
+        accounts: list[AccountRow] = []
+        assets = {tenant_id: await self.custom_assets(tenant_id) for tenant_id in tenants}
+        for (tenant_id, ledger_id), (ids, codes) in refs.items():
+            accounts.extend(await self.journal_accounts(tenant_id, ledger_id, ids, codes))
+        return JournalReads(
+            heads=heads,
+            custom_assets=assets,
+            accounts=accounts,
+            closed=await self.closed_periods(list(heads)),
+            client_entries=await self.entries_by_client_ids(client_keys),
+        )
+
+    async def write_journal(self, writes: JournalWrites) -> None:
+        """Write ``writes`` in the caller's transaction: entries, postings, the journal log,
+        resolved holds, report aggregates, balances, outbox events, the ledgers' chain heads
+        and, last, the audit records (on SQLite all in one round trip to the driver). The
+        audit heads are the last locks taken: after every ledger and balance lock (global
+        order)."""
+        if self.dialect == "sqlite":
+            await sqlite_driver.run(
+                self.session, functools.partial(_write_journal_sqlite, writes=writes)
+            )
+            self._loaded_heads(writes.heads)
+            return
+        await self.insert_many(JournalEntry, writes.entries)
+        await self.insert_many(Posting, writes.postings)
+        await self.insert_many(JournalLogRecord, writes.log)
+        await self.resolve_entries(writes.resolved)
+        await self.post_postings(writes.posted)
+        await self.add_posted_totals(writes.totals)
+        await self.write_balances(writes.balances)
+        await outbox.append(self.session, writes.events)
+        for ledger_id, last_seq, last_hash in writes.heads:
+            await self.advance_ledger(ledger_id, last_seq, last_hash)
+        await audit.record(self.session, writes.audit_entries, now=writes.recorded_at)
 
     async def advance_ledger(self, ledger_id: uuid.UUID, last_seq: int, last_hash: str) -> None:
         if self.dialect == "postgresql":
@@ -308,17 +734,22 @@ class LedgerRepository:
                 last_seq,
                 last_hash,
             )
-            # Keep a Ledger this session already loaded in step with the row.
+        else:
+            await sqlite_driver.run(
+                self.session,
+                functools.partial(
+                    _advance_ledgers_sqlite, heads=[(ledger_id, last_seq, last_hash)]
+                ),
+            )
+        self._loaded_heads([(ledger_id, last_seq, last_hash)])
+
+    def _loaded_heads(self, heads: Iterable[tuple[uuid.UUID, int, str]]) -> None:
+        """Keep a Ledger this session already loaded in step with its advanced row."""
+        for ledger_id, last_seq, last_hash in heads:
             loaded = self.session.identity_map.get(identity_key(Ledger, (ledger_id,)))
             if loaded is not None:
                 set_committed_value(loaded, "last_seq", last_seq)
                 set_committed_value(loaded, "last_hash", last_hash)
-            return
-        await self.session.execute(
-            update(Ledger)
-            .where(Ledger.id == ledger_id)
-            .values(last_seq=last_seq, last_hash=last_hash)
-        )
 
     # accounts
     async def account_by_ref(
@@ -473,19 +904,13 @@ class LedgerRepository:
         keys = sorted({k for ks in keys_by_tenant.values() for k in ks})
         if not keys:
             return {}
-        if self.dialect != "postgresql":
-            for tenant_id, tenant_keys in keys_by_tenant.items():
-                await self.ensure_balances(tenant_id, tenant_keys)
-            return {
-                key: (
-                    r.debits_posted,
-                    r.credits_posted,
-                    r.debits_pending,
-                    r.credits_pending,
-                    r.version,
-                )
-                for key, r in (await self.lock_balances(keys)).items()
-            }
+        if self.dialect == "sqlite":
+            return await sqlite_driver.run(
+                self.session,
+                functools.partial(
+                    _lock_balance_totals_sqlite, keys_by_tenant=keys_by_tenant, keys=keys
+                ),
+            )
         conn = await self._pg()
         out: dict[BalanceKey, BalanceTotals] = {}
 
@@ -507,20 +932,6 @@ class LedgerRepository:
             )
             await lock(missing)
         return out
-
-    async def lock_balances(
-        self, keys: Collection[tuple[uuid.UUID, str]]
-    ) -> dict[tuple[uuid.UUID, str], Balance]:
-        if not keys:
-            return {}
-        stmt = (
-            select(Balance)
-            .where(tuple_(Balance.account_id, Balance.asset).in_(sorted(keys)))
-            .order_by(Balance.account_id, Balance.asset)
-            .execution_options(populate_existing=True)
-        )
-        rows = (await self.session.scalars(self._locking(stmt))).all()
-        return {(row.account_id, row.asset): row for row in rows}
 
     async def balances(
         self, tenant_id: uuid.UUID, account_ids: Collection[uuid.UUID]
@@ -547,60 +958,27 @@ class LedgerRepository:
                 *([r[name] for r in rows] for name in _BALANCE_VALUES),
             )
             return
-        table = _table(Balance)
-        stmt = (
-            update(table)
-            .where(table.c.account_id == _bind("k_account_id"), table.c.asset == _bind("k_asset"))
-            .values({name: _bind(f"v_{name}") for name in _BALANCE_VALUES})
-        )
-        params = [
-            {"k_account_id": r["account_id"], "k_asset": r["asset"]}
-            | {f"v_{n}": r[n] for n in _BALANCE_VALUES}
-            for r in rows
-        ]
-        await self.session.execute(stmt, params)
+        await sqlite_driver.run(self.session, functools.partial(_write_balances_sqlite, rows=rows))
 
     async def add_posted_totals(self, rows: Sequence[PostedTotal]) -> None:
         """Add posted amounts to the report aggregates: one row per account, asset and day
         (and the same summed per month). ``rows`` may repeat a key; they are summed here."""
         if not rows:
             return
-        for table, bucket in ((AccountDayTotal, _day), (AccountMonthTotal, _month)):
-            summed: dict[tuple[uuid.UUID, str, date], list[Any]] = {}
-            for r in rows:
-                key = (r.account_id, r.asset, bucket(r.day))
-                acc = summed.get(key)
-                if acc is None:
-                    summed[key] = [r.tenant_id, r.ledger_id, r.debits, r.credits]
-                else:
-                    acc[2] += r.debits
-                    acc[3] += r.credits
-            keys = sorted(summed)
-            if self.dialect == "postgresql":
-                conn = await self._pg()
-                await conn.execute(
-                    _PG_ADD_DAY_TOTALS if table is AccountDayTotal else _PG_ADD_MONTH_TOTALS,
-                    [k[0] for k in keys],
-                    [k[1] for k in keys],
-                    [k[2] for k in keys],
-                    *([summed[k][i] for k in keys] for i in range(4)),
-                )
-                continue
-            column = "day" if table is AccountDayTotal else "month"
-            await self.session.execute(
-                _sqlite_add_totals(table),
-                [
-                    {
-                        "account_id": k[0],
-                        "asset": k[1],
-                        column: k[2],
-                        "tenant_id": summed[k][0],
-                        "ledger_id": summed[k][1],
-                        "debits": summed[k][2],
-                        "credits": summed[k][3],
-                    }
-                    for k in keys
-                ],
+        if self.dialect != "postgresql":
+            await sqlite_driver.run(
+                self.session, functools.partial(_add_posted_totals_sqlite, rows=rows)
+            )
+            return
+        conn = await self._pg()
+        for sql, bucket in ((_PG_ADD_DAY_TOTALS, "day"), (_PG_ADD_MONTH_TOTALS, "month")):
+            summed = _summed_totals(rows, bucket)
+            await conn.execute(
+                sql,
+                [k[0] for k, _ in summed],
+                [k[1] for k, _ in summed],
+                [k[2] for k, _ in summed],
+                *([v[i] for _, v in summed] for i in range(4)),
             )
 
     async def posted_totals_as_of(
@@ -755,43 +1133,13 @@ class LedgerRepository:
 
     async def resolve_entries(self, rows: Sequence[dict[str, Any]]) -> None:
         """Rows ``{id, status, resolved_at}``: the one allowed pending → posted|voided change."""
-        if not rows:
-            return
-        table = _table(JournalEntry)
-        stmt = (
-            update(table)
-            .where(table.c.id == _bind("k_id"))
-            .values(status=_bind("v_status"), resolved_at=_bind("v_resolved_at"))
-        )
-        await self.session.execute(
-            stmt,
-            [
-                {"k_id": r["id"], "v_status": r["status"], "v_resolved_at": r["resolved_at"]}
-                for r in rows
-            ],
-        )
+        if rows:
+            await self.session.execute(_resolve_entries_statement(), _resolve_entries_rows(rows))
 
     async def post_postings(self, rows: Sequence[dict[str, Any]]) -> None:
         """Rows ``{entry_id, index, posted_amount}``: set once, when a hold is posted."""
-        if not rows:
-            return
-        table = _table(Posting)
-        stmt = (
-            update(table)
-            .where(table.c.entry_id == _bind("k_entry_id"), table.c.index == _bind("k_index"))
-            .values(posted_amount=_bind("v_posted_amount"))
-        )
-        await self.session.execute(
-            stmt,
-            [
-                {
-                    "k_entry_id": r["entry_id"],
-                    "k_index": r["index"],
-                    "v_posted_amount": r["posted_amount"],
-                }
-                for r in rows
-            ],
-        )
+        if rows:
+            await self.session.execute(_post_postings_statement(), _post_postings_rows(rows))
 
     # statement
     async def statement(
@@ -919,15 +1267,6 @@ class LedgerRepository:
             JournalLogRecord.ledger_id == ledger_id, JournalLogRecord.action != "create"
         )
         return set((await self.session.scalars(stmt)).all())
-
-
-_BALANCE_VALUES = (
-    "debits_posted",
-    "credits_posted",
-    "debits_pending",
-    "credits_pending",
-    "version",
-)
 
 
 def _day(day: date) -> date:

@@ -6,6 +6,7 @@ from autoledger.platform.audit.service import (
     AuditEntry,
     mark_request_audited,
     record,
+    record_in,
     request_audited,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "change_digest",
     "mark_request_audited",
     "record",
+    "record_in",
     "request_audited",
 ]

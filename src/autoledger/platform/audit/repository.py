@@ -3,17 +3,21 @@
 Chain heads are locked last in any transaction that also writes the ledger (after ledger and
 balance rows), and in tenant-id order among themselves, so the global lock order holds."""
 
+import functools
 import json
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autoledger.db import sqlite_driver
 from autoledger.platform.audit.chain import GENESIS_HASH
 from autoledger.platform.audit.tables import AuditHead, AuditRecord
 
@@ -46,11 +50,91 @@ _PG_APPEND = text(
 Head = tuple[int, str]
 """``(last_seq, last_hash)`` of a tenant's chain."""
 
+Link = Callable[[dict[uuid.UUID, Head]], list[dict[str, Any]]]
+"""Records linked to the given heads, the heads moved to their last records."""
+
+
+def _advance_statement() -> Any:
+    return (
+        update(_HEADS)
+        .where(_HEADS.c.tenant_id == bindparam("head_tenant"))
+        .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash"))
+    )
+
+
+def _advance_rows(heads: Mapping[uuid.UUID, Head]) -> list[dict[str, Any]]:
+    return [
+        {"head_tenant": t, "head_seq": seq, "head_hash": hash_}
+        for t, (seq, hash_) in sorted(heads.items())
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _SqliteStatements:
+    create_head: sqlite_driver.Prepared
+    head: sqlite_driver.Prepared
+    append: sqlite_driver.Prepared
+    advance: sqlite_driver.Prepared
+
+
+@functools.cache
+def _sqlite(dialect: Dialect) -> _SqliteStatements:
+    return _SqliteStatements(
+        create_head=sqlite_driver.prepare(
+            sqlite_insert(_HEADS).on_conflict_do_nothing(),
+            dialect,
+            ("tenant_id", "last_seq", "last_hash"),
+        ),
+        head=sqlite_driver.prepare(
+            select(_HEADS.c.last_seq, _HEADS.c.last_hash).where(
+                _HEADS.c.tenant_id == bindparam("tenant_id")
+            ),
+            dialect,
+        ),
+        append=sqlite_driver.prepare(insert(_LOG), dialect, [c.key for c in _LOG.c]),
+        advance=sqlite_driver.prepare(_advance_statement(), dialect),
+    )
+
+
+def append_linked_in(
+    statements: sqlite_driver.Statements, tenant_ids: Sequence[uuid.UUID], link: Link
+) -> None:
+    """:meth:`AuditRepository.append_linked` on SQLite, among other statements of one round
+    trip (:func:`autoledger.db.sqlite_driver.run`). SQLite has one writer at a time: the
+    heads need no row lock."""
+    sql = _sqlite(statements.dialect)
+    statements.execute(
+        sql.create_head,
+        [{"tenant_id": t, "last_seq": 0, "last_hash": GENESIS_HASH} for t in tenant_ids],
+    )
+    heads: dict[uuid.UUID, Head] = {}
+    for tenant_id in tenant_ids:
+        for last_seq, last_hash in statements.rows(sql.head, {"tenant_id": tenant_id}):
+            heads[tenant_id] = (last_seq, last_hash)
+    statements.execute(sql.append, link(heads))
+    statements.execute(sql.advance, _advance_rows(heads))
+
 
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+
+    async def append_linked(self, tenant_ids: Collection[uuid.UUID], link: Link) -> None:
+        """Lock the chain heads of ``tenant_ids`` (creating missing ones), append the records
+        ``link`` makes from them and move the heads where ``link`` left them."""
+        wanted = sorted(set(tenant_ids))
+        if not wanted:
+            return
+        if self.dialect == "sqlite":
+            await sqlite_driver.run(
+                self.session,
+                functools.partial(append_linked_in, tenant_ids=wanted, link=link),
+            )
+            return
+        heads = await self.lock_heads(wanted)
+        await self.append(link(heads))
+        await self.advance(heads)
 
     async def lock_heads(self, tenant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Head]:
         """Create missing heads (``ON CONFLICT DO NOTHING``), then lock every head in
@@ -88,15 +172,7 @@ class AuditRepository:
     async def advance(self, heads: Mapping[uuid.UUID, Head]) -> None:
         if not heads:
             return
-        await self.session.execute(
-            update(_HEADS)
-            .where(_HEADS.c.tenant_id == bindparam("head_tenant"))
-            .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")),
-            [
-                {"head_tenant": t, "head_seq": seq, "head_hash": hash_}
-                for t, (seq, hash_) in sorted(heads.items())
-            ],
-        )
+        await self.session.execute(_advance_statement(), _advance_rows(heads))
 
     async def head(self, tenant_id: uuid.UUID) -> Head | None:
         row = (

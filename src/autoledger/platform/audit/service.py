@@ -17,10 +17,11 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autoledger.db import sqlite_driver
 from autoledger.kit.clock import utcnow
 from autoledger.kit.ids import new_id
 from autoledger.platform.audit.chain import GENESIS_HASH, record_hash
-from autoledger.platform.audit.repository import AuditRepository
+from autoledger.platform.audit.repository import AuditRepository, Head, append_linked_in
 from autoledger.platform.audit.schemas import AuditRecordOut
 
 
@@ -74,13 +75,39 @@ async def record(
     """Append ``entries`` (in order) to their tenants' chains, in the caller's transaction.
 
     Set-based: one statement creates missing heads, one locks them, one inserts every
-    record, one moves the heads.
+    record, one moves the heads (on SQLite all four in one round trip to the driver).
     """
     if not entries:
         return
-    repo = AuditRepository(session)
-    heads = await repo.lock_heads({e.tenant_id for e in entries})
     occurred_at = now or utcnow()
+    await AuditRepository(session).append_linked(
+        {e.tenant_id for e in entries}, lambda heads: _link(entries, heads, occurred_at)
+    )
+
+
+def record_in(
+    statements: sqlite_driver.Statements,
+    entries: Sequence[AuditEntry],
+    *,
+    now: datetime | None = None,
+) -> None:
+    """:func:`record` on SQLite, among other statements of one round trip
+    (:func:`autoledger.db.sqlite_driver.run`; the journal sends its records with its rows)."""
+    if not entries:
+        return
+    occurred_at = now or utcnow()
+    append_linked_in(
+        statements,
+        sorted({e.tenant_id for e in entries}),
+        lambda heads: _link(entries, heads, occurred_at),
+    )
+
+
+def _link(
+    entries: Sequence[AuditEntry], heads: dict[uuid.UUID, Head], occurred_at: datetime
+) -> list[dict[str, Any]]:
+    """The records of ``entries``, each linked to the one before it; ``heads`` (the locked
+    heads) is moved to the last record of each chain."""
     rows: list[dict[str, Any]] = []
     for entry in entries:
         last_seq, last_hash = heads[entry.tenant_id]
@@ -102,8 +129,7 @@ async def record(
         row["hash"] = _hash_of(row)
         rows.append(row)
         heads[entry.tenant_id] = (row["seq"], row["hash"])
-    await repo.append(rows)
-    await repo.advance(heads)
+    return rows
 
 
 def _hash_of(row: Any) -> str:

@@ -11,6 +11,7 @@ rows, not 100,000 (ADR 0020). An expander must build the same events every time 
 (same ids, same bodies): a bundle published twice is deduplicated like any event.
 """
 
+import functools
 import importlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,8 +21,10 @@ from datetime import datetime, timedelta
 import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autoledger.db import sqlite_driver
 from autoledger.kit.clock import utcnow
 from autoledger.platform.events.envelope import Event
 from autoledger.platform.events.tables import OutboxRecord
@@ -61,6 +64,19 @@ _PG_APPEND = text(
 )
 
 
+@functools.cache
+def _sqlite_insert(dialect: Dialect, keys: tuple[str, ...]) -> sqlite_driver.Prepared:
+    return sqlite_driver.prepare(insert(_T), dialect, keys)
+
+
+def append_in(statements: sqlite_driver.Statements, events: Sequence[Event]) -> None:
+    """:func:`append` on SQLite among other statements of one round trip
+    (:func:`autoledger.db.sqlite_driver.run`; the journal sends its events with its rows)."""
+    if events:
+        queued = rows(events)
+        statements.execute(_sqlite_insert(statements.dialect, tuple(queued[0])), queued)
+
+
 async def append(session: AsyncSession, events: Sequence[Event]) -> None:
     """Add ``events`` to the caller's transaction (set-based; nothing if empty)."""
     if not events:
@@ -79,7 +95,8 @@ async def append(session: AsyncSession, events: Sequence[Event]) -> None:
             },
         )
         return
-    await session.execute(insert(_T), rows(events))
+    # SQLite: one round trip to the driver, none of SQLAlchemy's per-statement work
+    await sqlite_driver.run(session, functools.partial(append_in, events=events))
 
 
 def event_body_sql(*, id_sql: str, subject_sql: str, data_sql: str) -> str:
