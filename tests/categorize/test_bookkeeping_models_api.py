@@ -2,6 +2,7 @@
 a better challenger replaces it, promoting an older version rolls back, and the numbers
 (GET models, GET /v1/bookkeeping/stats, /metrics) follow."""
 
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from autoledger.categorize import service
+from autoledger.categorize.consumers import STATES
 from autoledger.platform.auth.roles import Role
 from tests.banking.support import BankSetup, bank_account, csv_statement, upload
 from tests.categorize.test_bookkeeping_api import all_proposals, review
@@ -127,6 +129,11 @@ async def by_version(client: httpx.AsyncClient, setup: BankSetup) -> dict[str | 
     return {v["model_version"]: v["proposals"] for v in numbers}
 
 
+def cached_version(setup: BankSetup) -> str | None:
+    """The champion version of the worker's cached state of the ledger (the process's)."""
+    return STATES.states[uuid.UUID(str(setup.ledger_id))].model_version
+
+
 async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
     text = (await client.get("/metrics")).text
     return sum(
@@ -165,6 +172,8 @@ async def test_retrain_promote_and_roll_back_on_real_reviews(
     assert (first["version"], first["status"], first["decision"]) == (1, "champion", "first model")
     assert first["labels"] == len(january)
     assert first["promoted_by"] == "worker"
+    # this process proposes too (the embedded worker): its state took the champion already
+    assert cached_version(setup) == "1"
     numbers = await stats(client, setup)
     assert numbers["champion_version"] == 1
     assert numbers["labels"] == len(january)
@@ -184,6 +193,7 @@ async def test_retrain_promote_and_roll_back_on_real_reviews(
         (2, "champion"),
     ]
     assert (await stats(client, setup))["champion_version"] == 2
+    assert cached_version(setup) == "2"
 
     # Rollback: promote the older version back.
     rolled = await client.post(
@@ -198,6 +208,7 @@ async def test_retrain_promote_and_roll_back_on_real_reviews(
         (2, "retired"),
     ]
     assert (await stats(client, setup))["champion_version"] == 1
+    assert cached_version(setup) == "1"
     # The next line is proposed by the version rolled back to.
     proposed_by = await by_version(client, setup)
     by_model_before = await metric(client, "autoledger_bookkeeping_proposals_total", source="model")

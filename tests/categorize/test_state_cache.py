@@ -1,6 +1,7 @@
 """The per-process ledger state cache: rebuilt when its stamp changes, memory carried over,
 and the model of a champion it already holds kept."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoledger.categorize import service
 from autoledger.categorize.learning import Thresholds
-from autoledger.categorize.memory import CounterpartyMemory
+from autoledger.categorize.memory import CounterpartyMemory, MemoryLabel
 from autoledger.categorize.model import LinearModel, train_model
 from autoledger.categorize.schemas import SettingsIn
 from autoledger.categorize.tables import ModelVersionRecord
@@ -36,6 +37,24 @@ def _state(ledger_id: uuid.UUID, stamp: tuple[Any, ...]) -> service.LedgerState:
     )
 
 
+def _loader(loads: list[tuple[Any, ...]]) -> Any:
+    """A ``_load_state`` that builds an empty state at the stamp (recorded in ``loads``),
+    letting other coroutines run first as the real one does."""
+
+    async def load(
+        _session: object,
+        _tenant: uuid.UUID,
+        ledger_id: uuid.UUID,
+        at: tuple[Any, ...],
+        _previous: service.LedgerState | None,
+    ) -> service.LedgerState:
+        await asyncio.sleep(0)
+        loads.append(at)
+        return _state(ledger_id, at)
+
+    return load
+
+
 async def test_a_new_champion_rebuilds_the_state_but_keeps_the_memory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -48,22 +67,12 @@ async def test_a_new_champion_rebuilds_the_state_but_keeps_the_memory(
     ) -> tuple[tuple[Any, ...], None]:
         return next(stamps), None
 
-    async def load(
-        _session: object,
-        _tenant: uuid.UUID,
-        ledger_id: uuid.UUID,
-        at: tuple[Any, ...],
-        _previous: service.LedgerState | None,
-    ) -> service.LedgerState:
-        loads.append(at)
-        return _state(ledger_id, at)
-
     async def catch_up(_session: object, state: service.LedgerState, _labels: None) -> None:
         read_after.append(state.last_label_id)  # what the labels query would start after
         state.last_label_id = uuid.uuid4()
 
     monkeypatch.setattr(service, "_stamp", stamp)
-    monkeypatch.setattr(service, "_load_state", load)
+    monkeypatch.setattr(service, "_load_state", _loader(loads))
     monkeypatch.setattr(service, "_catch_up_memory", catch_up)
     cache, tenant, ledger = service.StateCache(), uuid.uuid4(), uuid.uuid4()
     first = await cache.get(None, tenant, ledger)  # type: ignore[arg-type]
@@ -143,3 +152,44 @@ async def test_a_kept_champion_keeps_its_loaded_model(
     assert promoted.model_version == "2"
     assert promoted.model is not loaded.model
     assert loads == [first.artifact, second.artifact]
+
+
+async def test_concurrent_lines_of_a_ledger_teach_its_memory_each_label_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two lines of one ledger proposed at once (two bank accounts): the second reads the
+    labels after what the first taught, not the same labels again."""
+    facts = {
+        "description": "ACME supplies",
+        "counterparty_name": "ACME",
+        "amount": -100,
+        "currency": "USD",
+        "booking_date": "2026-03-01",
+        "bank_account_id": "b",
+    }
+    labels = [(uuid.UUID(int=n), facts, "6000") for n in (1, 2, 3)]
+
+    async def stamp(
+        _session: object, _ledger_id: uuid.UUID, after: uuid.UUID | None
+    ) -> tuple[tuple[Any, ...], service.Labels]:
+        await asyncio.sleep(0)  # the other line runs meanwhile
+        return ("v1",), [label for label in labels if after is None or label[0] > after]
+
+    taught: list[str] = []
+    add = CounterpartyMemory.add
+
+    def counted(memory: CounterpartyMemory, label: MemoryLabel) -> None:
+        taught.append(label.account)
+        add(memory, label)
+
+    monkeypatch.setattr(service, "_stamp", stamp)
+    monkeypatch.setattr(service, "_load_state", _loader([]))
+    monkeypatch.setattr(CounterpartyMemory, "add", counted)
+    cache, tenant, ledger = service.StateCache(), uuid.uuid4(), uuid.uuid4()
+    first, second = await asyncio.gather(
+        cache.get(None, tenant, ledger),  # type: ignore[arg-type]
+        cache.get(None, tenant, ledger),  # type: ignore[arg-type]
+    )
+    assert first is second
+    assert len(taught) == 3
+    assert first.last_label_id == uuid.UUID(int=3)

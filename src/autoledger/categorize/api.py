@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 
 from autoledger.api.deps import (
     BookkeepingManager,
@@ -21,7 +22,7 @@ from autoledger.api.deps import (
 from autoledger.api.problems import responses
 from autoledger.api.writes import write
 from autoledger.categorize import schemas, service
-from autoledger.categorize.consumers import STATES
+from autoledger.categorize.consumers import STATES, warm
 from autoledger.categorize.errors import (
     AlreadyReviewed,
     InvalidRule,
@@ -35,6 +36,7 @@ from autoledger.kit.errors import InvalidCursor
 from autoledger.kit.money import InvalidAmount
 from autoledger.ledger.errors import LedgerNotFound
 from autoledger.ledger.service import get_ledger
+from autoledger.platform.auth.service import Principal
 
 router = APIRouter(prefix="/v1", tags=["bookkeeping"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -271,7 +273,22 @@ async def retrain(
             trained=None if trained is None else schemas.ModelOut.model_validate(trained)
         )
 
-    return await write(request, principal, session, 200, work)
+    return _warmed(
+        request, principal, ledger_id, await write(request, principal, session, 200, work)
+    )
+
+
+def _warmed(
+    request: Request, principal: Principal, ledger_id: uuid.UUID, response: Response
+) -> Response:
+    """``response``, after which a process that proposes too (the embedded worker) brings its
+    cached state of the ledger up to date: the new model and thresholds are loaded once the
+    response is sent, not by the ledger's next line."""
+    if request.app.state.runtime.worker is not None:
+        response.background = BackgroundTask(
+            warm, request.app.state.system_sessionmaker, principal.tenant_id, ledger_id
+        )
+    return response
 
 
 @router.post(
@@ -293,7 +310,9 @@ async def promote(
         )
         return schemas.ModelOut.model_validate(record)
 
-    return await write(request, principal, session, 200, work)
+    return _warmed(
+        request, principal, ledger_id, await write(request, principal, session, 200, work)
+    )
 
 
 @router.get(

@@ -86,3 +86,20 @@ async def retrain_due(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
                 status=trained.status,
                 decision=trained.decision,
             )
+            await warm(sessionmaker, tenant_id, ledger_id)
+
+
+async def warm(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, ledger_id: uuid.UUID
+) -> None:
+    """Bring this process's state of a ledger up to date now — a new champion or thresholds
+    after a retrain, the labels of the reviews before it — so that the next line does not
+    pay for it. A ledger this process has not proposed for is left alone (its state is
+    loaded when a line needs it); a failure only leaves the work to that line."""
+    if ledger_id not in STATES.states:
+        return
+    try:
+        async with sessionmaker() as session:
+            await STATES.get(session, tenant_id, ledger_id)
+    except Exception as exc:
+        log.warning("categorize.warm_failed", ledger_id=str(ledger_id), error=describe(exc))

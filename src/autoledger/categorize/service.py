@@ -136,8 +136,22 @@ class StateCache:
 
     states: dict[uuid.UUID, LedgerState] = field(default_factory=dict)
     metrics: BookkeepingMetrics = field(default_factory=BookkeepingMetrics)
+    # One refresh of a ledger's state at a time: two lines of one ledger proposed at once
+    # (two bank accounts) would each add the same new labels to the shared memory. By event
+    # loop too, as a lock belongs to the loop it first waited on.
+    _locks: dict[tuple[int, uuid.UUID], asyncio.Lock] = field(default_factory=dict)
 
     async def get(
+        self, session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
+    ) -> LedgerState:
+        key = (id(asyncio.get_running_loop()), ledger_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            return await self._refresh(session, tenant_id, ledger_id)
+
+    async def _refresh(
         self, session: AsyncSession, tenant_id: uuid.UUID, ledger_id: uuid.UUID
     ) -> LedgerState:
         state = self.states.get(ledger_id)
