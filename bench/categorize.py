@@ -25,7 +25,9 @@ everything it predicts (so its automation is 100% once trained and its precision
 accuracy). Also proposal latency per line (api: the consumer's handling of the line, state
 loading, proposing and booking included) and training time. Targets: month 1 automation
 >= 30% at >= 99% precision; from month 6 automation >= 90% at >= 99% precision; better than
-the baseline on both precision of what is booked and top-1 accuracy.
+the baseline on both precision of what is booked and top-1 accuracy, over the year
+(``better_than_baseline_over_the_year``, strictly, from the ``year`` totals) and at least as
+good every month (``at_least_baseline_every_month``).
 
 How the prior is kept apart from the benchmark data: the shipped prior is trained by
 ``scripts/build_prior.py`` on its own generator (invented syllable merchant names and generic
@@ -641,6 +643,14 @@ class Tally:
             self.auto += 1
             self.auto_correct += proposed == true
 
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(
+            self.lines + other.lines,
+            self.auto + other.auto,
+            self.auto_correct + other.auto_correct,
+            self.top1 + other.top1,
+        )
+
     def report(self) -> dict[str, Any]:
         return {
             "lines": self.lines,
@@ -710,6 +720,10 @@ def run(
     latencies.sort()
     return {
         "months": months,
+        "year": {
+            **sum(tallies.values(), Tally()).report(),
+            "baseline": sum(baseline_tallies.values(), Tally()).report(),
+        },
         "latency_ms": {
             "p50": round(percentile(latencies, 0.5), 3),
             "p99": round(percentile(latencies, 0.99), 3),
@@ -735,22 +749,27 @@ def meets(month: dict[str, Any], automation: float) -> bool:
     )
 
 
-def beats_baseline(month: dict[str, Any]) -> bool:
-    """At least as precise in what it books and at least as accurate at top-1."""
-    base = month["baseline"]
-    return bool(
-        (month["auto_precision"] or 0.0) >= (base["auto_precision"] or 0.0)
-        and month["top1_accuracy"] >= base["top1_accuracy"]
-    )
+def beats_baseline(period: dict[str, Any], *, strictly: bool = False) -> bool:
+    """At least as precise in what it books and at least as accurate at top-1 (``strictly``:
+    more precise and more accurate)."""
+    base = period["baseline"]
+    ours = ((period["auto_precision"] or 0.0), period["top1_accuracy"])
+    theirs = ((base["auto_precision"] or 0.0), base["top1_accuracy"])
+    if strictly:
+        return all(a > b for a, b in zip(ours, theirs, strict=True))
+    return all(a >= b for a, b in zip(ours, theirs, strict=True))
 
 
-def targets(months: list[dict[str, Any]], latency_p99: float) -> dict[str, bool]:
+def targets(
+    months: list[dict[str, Any]], year: dict[str, Any], latency_p99: float
+) -> dict[str, bool]:
     later = [month for month in months if month["month"] >= LATER_FROM_MONTH]
     return {
         "month1_automation_30_at_99": meets(months[0], MONTH1_AUTOMATION),
         "from_month6_automation_90_at_99": bool(later)
         and all(meets(month, LATER_AUTOMATION) for month in later),
-        "better_than_baseline_every_month": all(beats_baseline(month) for month in months),
+        "better_than_baseline_over_the_year": beats_baseline(year, strictly=True),
+        "at_least_baseline_every_month": all(beats_baseline(month) for month in months),
         "latency_p99_under_20ms": latency_p99 < LATENCY_P99_TARGET_MS,
     }
 
@@ -801,7 +820,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         },
         **result,
         **extra,
-        "targets": targets(result["months"], result["latency_ms"]["p99"]),
+        "targets": targets(result["months"], result["year"], result["latency_ms"]["p99"]),
         "seconds": round(seconds, 1),
     }
 
